@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The whole test suite (README: `make test`). Stages can be picked: scripts/test.sh unit lint sanity build molecule
+# `fast` = unit lint sanity build (the inner loop, no VMs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+./scripts/bootstrap.sh
+export PATH="$ROOT/.venv/bin:$PATH"
+export ANSIBLE_COLLECTIONS_PATH="$ROOT/.cache/collections"
+mkdir -p .cache/collections/ansible_collections/guestnet
+[ -L .cache/collections/ansible_collections/guestnet/failover ] || ln -s "$ROOT" .cache/collections/ansible_collections/guestnet/failover
+
+stage() { printf '\n===== %s =====\n' "$*"; }
+
+run_unit() {
+  stage "pytest unit tests"
+  pytest tests/unit -q
+}
+
+run_lint() {
+  stage "yamllint + ansible-lint (production profile)"
+  yamllint -s .
+  ansible-lint --offline
+}
+
+run_sanity() {
+  stage "ansible-test sanity"
+  # ansible-test wants the collection at ansible_collections/<ns>/<name>; copy the tracked files there.
+  local tree="$ROOT/build/sanity/ansible_collections/guestnet/failover"
+  rm -rf "$ROOT/build/sanity" && mkdir -p "$tree"
+  git ls-files -co --exclude-standard | rsync -a --files-from=- ./ "$tree/"
+  (cd "$tree" && git init -q && git add -A && ansible-test sanity --venv --requirements --python 3.11 --color no)
+}
+
+run_build() {
+  stage "ansible-galaxy collection build + install + ansible-doc"
+  rm -rf build/dist build/installed && mkdir -p build/dist build/installed
+  ansible-galaxy collection build --output-path build/dist .
+  local tarball; tarball=$(ls build/dist/guestnet-failover-*.tar.gz)
+  if tar -tzf "$tarball" | grep -E '(^|/)(\.venv|\.lab|\.cache|__pycache__|build)/|\.(qcow2|raw|img)$'; then
+    echo "tarball contains venv, cache or image files" >&2; exit 1
+  fi
+  ansible-galaxy collection install -p build/installed "$tarball"
+  local plugin
+  for plugin in $(ANSIBLE_COLLECTIONS_PATH=build/installed ansible-doc -l -t module guestnet.failover | awk '{print $1}'); do
+    ANSIBLE_COLLECTIONS_PATH=build/installed ansible-doc -t module "$plugin" > /dev/null && echo "doc ok: $plugin"
+  done
+  for plugin in $(ANSIBLE_COLLECTIONS_PATH=build/installed ansible-doc -l -t role guestnet.failover | awk '{print $1}'); do
+    ANSIBLE_COLLECTIONS_PATH=build/installed ansible-doc -t role "$plugin" > /dev/null && echo "doc ok: role $plugin"
+  done
+}
+
+run_molecule() {
+  stage "molecule scenarios in the VM lab"
+  local s
+  for s in $(ls -d molecule/*/molecule.yml 2>/dev/null | xargs -n1 dirname | xargs -n1 basename | sort); do
+    stage "molecule test -s $s"
+    molecule test -s "$s"
+  done
+}
+
+stages=("$@")
+[ ${#stages[@]} -gt 0 ] || stages=(unit lint sanity build molecule)
+[ "${stages[*]}" != fast ] || stages=(unit lint sanity build)
+for s in "${stages[@]}"; do "run_$s"; done
+stage "all stages passed: ${stages[*]}"
