@@ -14,6 +14,8 @@ VF_DRIVERS = {
     "generic": ["mlx5_core", "mlx4_core", "ixgbevf", "iavf", "i40evf", "bnxt_en", "ice", "igbvf"],
 }
 FLAVOURS = ("kvm", "hyperv", "generic")
+# Declared groups (image builds: no VF yet) get the flavour's PV model and driver.
+DECLARED = {"kvm": ("net_failover", "virtio_net"), "hyperv": ("netvsc", "hv_netvsc"), "generic": ("unpaired", "virtio_net")}
 FALLBACKS = ("bond", "team", "fail")
 
 
@@ -50,9 +52,20 @@ def detect_flavour(groups, virtualization_type=None, system_vendor=None):
     return "generic"
 
 
+def _declared(item, flavour):
+    """A MAC string or a partial dict declares a group that discovery cannot see yet."""
+    group = {"mac": item} if isinstance(item, str) else dict(item)
+    model, pv_driver = DECLARED[flavour]
+    group.setdefault("model", model)
+    group.setdefault("pv_driver", pv_driver)
+    group.setdefault("upper", None)
+    return group
+
+
 def desired_groups(groups, flavour, ipv4=None, ipv6=None, dns=None, fallback="bond", names=None, no_address_macs=None):
     """Return desired groups for ``flavour`` from discovered ``groups``.
 
+    Items of ``groups`` may also be declared (image builds): a MAC string or a dict with at least ``mac``.
     ``names`` maps a MAC to the upper name to use; ``no_address_macs`` lists MACs whose upper
     gets no L3 configuration at all (e.g. a netvsc device left to DPDK).
     """
@@ -64,7 +77,7 @@ def desired_groups(groups, flavour, ipv4=None, ipv6=None, dns=None, fallback="bo
     no_address_macs = {m.lower() for m in no_address_macs or []}
     wanted = []
     counters = {"bond": 0, "team": 0}
-    for group in sorted(groups or [], key=lambda g: g["mac"]):
+    for group in sorted((_declared(g, flavour) for g in groups or []), key=lambda g: g["mac"].lower()):
         mac = group["mac"].lower()
         model = group["model"]
         if flavour == "hyperv":
@@ -80,7 +93,7 @@ def desired_groups(groups, flavour, ipv4=None, ipv6=None, dns=None, fallback="bo
         elif model not in ("net_failover", "bond", "team"):
             continue
         name = names.get(mac) or group.get("upper")
-        if not name:
+        if not name and model in counters:  # a bond/team needs a name; kernel-paired uppers are matched by MAC + driver
             name = "%s%d" % (model, counters[model])
             counters[model] += 1
         ipv4_cfg, ipv6_cfg = _addressing(mac, ipv4, ipv6, no_address_macs)

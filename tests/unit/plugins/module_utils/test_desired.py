@@ -74,3 +74,16 @@ def test_bad_flavour_or_fallback(flavour, fallback):
 ])
 def test_detect_flavour(groups, virt, vendor, expected):
     assert detect_flavour(groups, virt, vendor) == expected
+
+
+def test_declared_macs_for_image_builds_take_the_flavour_model_and_driver():
+    wanted = desired_groups(["52:54:00:AA:00:02", {"mac": "52:54:00:aa:00:01", "pv_driver": "vmxnet3"}], "generic", fallback="team")
+    assert [(w["mac"], w["model"], w["pv_driver"], w["name"]) for w in wanted] == [
+        ("52:54:00:aa:00:01", "team", "vmxnet3", "team0"), ("52:54:00:aa:00:02", "team", "virtio_net", "team1")]
+    (kvm,) = desired_groups(["52:54:00:12:34:56"], "kvm", names={"52:54:00:12:34:56": "eth0"})
+    assert (kvm["model"], kvm["pv_driver"], kvm["name"]) == ("net_failover", "virtio_net", "eth0")
+
+
+def test_declared_kernel_paired_upper_without_name_is_matched_by_mac_and_driver():
+    (wanted,) = desired_groups(["00:0d:3a:00:00:09"], "hyperv")
+    assert (wanted["model"], wanted["pv_driver"], wanted["name"]) == ("netvsc", "hv_netvsc", None)
