@@ -1,0 +1,933 @@
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Runtime failover topology: read links over netlink, plan, apply, probe, roll back.
+
+The data flow is the collection's: ``read_state()`` turns one netlink dump (plus a little
+sysfs/ethtool) into plain dicts; ``resolve()``, ``target_view()``, ``current_view()``,
+``plan_steps()`` and ``summary()`` are pure and unit-tested on fixtures; ``Applier`` executes
+the steps with the synchronous pyroute2 ``IPRoute`` API common to 0.7.x and 0.9.x, and
+``rollback()`` restores a snapshot taken by ``read_state()`` when the probe does not answer.
+"""
+from __future__ import annotations
+
+import array
+import errno
+import fcntl
+import ipaddress
+import json
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import time
+
+BOND_MODES = {"balance-rr": 0, "active-backup": 1, "balance-xor": 2, "broadcast": 3,
+              "802.3ad": 4, "balance-tlb": 5, "balance-alb": 6}
+FAIL_OVER_MAC = {"none": 0, "active": 1, "follow": 2}
+PRIMARY_RESELECT = {"always": 0, "better": 1, "failure": 2}
+HWADDR_POLICIES = ("same_all", "by_active", "only_active")
+BOND_DEFAULTS = {"miimon": 100, "fail_over_mac": "none", "primary_reselect": "always",
+                 "num_grat_arp": 3, "num_unsol_na": 3, "updelay": 0, "downdelay": 0}
+TEAM_DEFAULTS = {"hwaddr_policy": "same_all", "notify_peers": 3, "link_watch": "ethtool"}
+TEAMD_RUN_DIR = "/run/teamd"
+# route protocols worth moving from a lower to the upper (kernel/ra routes come back by themselves)
+MOVABLE_PROTOS = (3, 4, 16)  # boot, static, dhcp
+IFF_UP = 0x1
+RT_TABLE_MAIN = 254
+RTN_UNICAST = 1
+MAC_REFUSED = (errno.EPERM, errno.EADDRNOTAVAIL, errno.EOPNOTSUPP, errno.EACCES)
+
+
+class LinkApplyError(Exception):
+    """The requested runtime topology cannot be applied to what the guest has."""
+
+
+# --------------------------------------------------------------------------- read
+def _read(path, default=None):
+    try:
+        with open(path) as handle:
+            return handle.read().strip()
+    except (IOError, OSError):
+        return default
+
+
+def _ethtool(name, cmd, size):
+    """Run one SIOCETHTOOL ``cmd`` for ``name``; return the buffer or None."""
+    buf = array.array("B", struct.pack("I", cmd) + b"\0" * (size - 4))
+    addr, _length = buf.buffer_info()
+    ifreq = struct.pack("16sP", name.encode()[:15], addr)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        fcntl.ioctl(sock.fileno(), 0x8946, ifreq)
+    except (IOError, OSError):
+        return None
+    finally:
+        sock.close()
+    return buf.tobytes()
+
+
+def ethtool_driver(name):
+    """ETHTOOL_GDRVINFO driver name (``net_failover`` for a failover master), or None."""
+    data = _ethtool(name, 0x3, 196)
+    if not data:
+        return None
+    return data[4:36].split(b"\0", 1)[0].decode() or None
+
+
+def ethtool_perm_addr(name):
+    """ETHTOOL_GPERMADDR for kernels/pyroute2 versions without IFLA_PERM_ADDRESS."""
+    data = _ethtool(name, 0x20, 8 + 32)
+    if not data:
+        return None
+    size = struct.unpack("I", data[4:8])[0]
+    mac = data[8:8 + min(size, 32)]
+    if len(mac) != 6 or not any(mac):
+        return None
+    return ":".join("%02x" % b for b in mac)
+
+
+def _attr(msg, name, default=None):
+    value = msg.get_attr(name)
+    return default if value is None else value
+
+
+def _linkinfo(msg):
+    info = msg.get_attr("IFLA_LINKINFO")
+    if not info:
+        return None, None, {}
+    kind = info.get_attr("IFLA_INFO_KIND")
+    slave_kind = info.get_attr("IFLA_INFO_SLAVE_KIND")
+    data = info.get_attr("IFLA_INFO_DATA")
+    values = {}
+    if data is not None and hasattr(data, "get_attrs") and "attrs" in data:
+        for key, value in data["attrs"]:
+            values[key] = value
+    return kind, slave_kind, values
+
+
+def _bond_info(data, names):
+    rev = dict((v, k) for k, v in BOND_MODES.items())
+    fom = dict((v, k) for k, v in FAIL_OVER_MAC.items())
+    rese = dict((v, k) for k, v in PRIMARY_RESELECT.items())
+    return {
+        "mode": rev.get(data.get("IFLA_BOND_MODE")),
+        "miimon": data.get("IFLA_BOND_MIIMON"),
+        "updelay": data.get("IFLA_BOND_UPDELAY"),
+        "downdelay": data.get("IFLA_BOND_DOWNDELAY"),
+        "fail_over_mac": fom.get(data.get("IFLA_BOND_FAIL_OVER_MAC")),
+        "primary_reselect": rese.get(data.get("IFLA_BOND_PRIMARY_RESELECT")),
+        "num_peer_notif": data.get("IFLA_BOND_NUM_PEER_NOTIF"),
+        "primary": names.get(data.get("IFLA_BOND_PRIMARY")),
+        "active_slave": names.get(data.get("IFLA_BOND_ACTIVE_SLAVE")),
+    }
+
+
+def _addresses(ipr):
+    out = {}
+    for msg in ipr.get_addr():
+        family = "inet" if msg["family"] == socket.AF_INET else "inet6"
+        address = _attr(msg, "IFA_LOCAL") if family == "inet" else None
+        address = address or _attr(msg, "IFA_ADDRESS")
+        flags = _attr(msg, "IFA_FLAGS", msg["flags"])
+        cache = msg.get_attr("IFA_CACHEINFO")
+        valid = cache["ifa_valid"] if cache else 0xFFFFFFFF
+        preferred = cache["ifa_preferred"] if cache else 0xFFFFFFFF
+        scope = {0: "global", 253: "link", 254: "host"}.get(msg["scope"], str(msg["scope"]))
+        out.setdefault(msg["index"], []).append({
+            "family": family, "address": address, "prefixlen": msg["prefixlen"], "scope": scope,
+            "permanent": bool(flags & 0x80), "valid_lft": valid, "preferred_lft": preferred,
+            "broadcast": _attr(msg, "IFA_BROADCAST"), "label": _attr(msg, "IFA_LABEL"),
+        })
+    return out
+
+
+def _routes(ipr, names):
+    out = []
+    for family in (socket.AF_INET, socket.AF_INET6):
+        for msg in ipr.get_routes(family=family, table=RT_TABLE_MAIN):
+            if msg["type"] != RTN_UNICAST or _attr(msg, "RTA_TABLE", msg["table"]) != RT_TABLE_MAIN:
+                continue
+            oif = _attr(msg, "RTA_OIF")
+            if oif not in names:
+                continue
+            dst = _attr(msg, "RTA_DST")
+            out.append({
+                "family": "inet" if family == socket.AF_INET else "inet6",
+                "dst": "%s/%d" % (dst, msg["dst_len"]) if dst else "default",
+                "gateway": _attr(msg, "RTA_GATEWAY"), "dev": names[oif],
+                "priority": _attr(msg, "RTA_PRIORITY"), "proto": msg["proto"], "scope": msg["scope"],
+            })
+    return out
+
+
+def read_state(ipr, proc="/proc/sys/net/ipv6/conf", sys_net="/sys/class/net"):
+    """One dump of links, addresses and main-table routes as plain dicts keyed by name."""
+    msgs = list(ipr.get_links())
+    names = dict((m["index"], _attr(m, "IFLA_IFNAME")) for m in msgs)
+    addrs = _addresses(ipr)
+    links = {}
+    for msg in msgs:
+        name = names[msg["index"]]
+        kind, slave_kind, data = _linkinfo(msg)
+        perm = msg.get_attr("IFLA_PERM_ADDRESS")
+        if perm is not None and not isinstance(perm, str):
+            perm = ":".join("%02x" % b for b in perm)
+        if not perm or perm == "00:00:00:00:00:00":
+            perm = ethtool_perm_addr(name) if kind is None else None
+        dis = _read(os.path.join(proc, name, "disable_ipv6"))
+        driver_link = os.path.join(sys_net, name, "device", "driver")
+        links[name] = {
+            "name": name, "ifindex": msg["index"],
+            "mac": (_attr(msg, "IFLA_ADDRESS") or "").lower() or None,
+            "perm_mac": perm.lower() if perm else None,
+            "kind": kind, "slave_kind": slave_kind,
+            "master": names.get(msg.get_attr("IFLA_MASTER")),
+            "up": bool(msg["flags"] & IFF_UP),
+            "carrier": bool(_attr(msg, "IFLA_CARRIER", 0)),
+            "operstate": _attr(msg, "IFLA_OPERSTATE"),
+            "mtu": _attr(msg, "IFLA_MTU"),
+            "driver": ethtool_driver(name),
+            "device_driver": os.path.basename(os.readlink(driver_link)) if os.path.islink(driver_link) else None,
+            "addresses": addrs.get(msg["index"], []),
+            "ipv6_disabled": None if dis is None else dis == "1",
+            "bond": _bond_info(data, names) if kind == "bond" else None,
+        }
+    return {"links": links, "routes": _routes(ipr, names)}
+
+
+# --------------------------------------------------------------------------- decide (pure)
+def _ident(link):
+    return (link.get("perm_mac") or link.get("mac") or "").lower()
+
+
+def _drv(link):
+    return link.get("device_driver") or link.get("driver")
+
+
+def resolve(state, group):
+    """Find the PV, the VF and the upper of ``group`` in ``state``.
+
+    Lowers are matched by permanent MAC **and** driver, never by name or MAC alone.
+    Returns ``{"upper", "pv", "vf", "upper_exists"}``.
+    """
+    links = state["links"]
+    mac = group["mac"].lower()
+    model = group["model"]
+    vf_drivers = group.get("vf_drivers") or []
+    pv, vf = [], []
+    for link in links.values():
+        if link.get("kind") or link.get("driver") == "net_failover" or _ident(link) != mac:
+            continue
+        if _drv(link) == group.get("pv_driver"):
+            pv.append(link["name"])
+        elif _drv(link) in vf_drivers:
+            vf.append(link["name"])
+    if not pv:
+        raise LinkApplyError("no %s device with permanent MAC %s: the PV must be present" % (group.get("pv_driver"), mac))
+    if len(pv) > 1 or len(vf) > 1:
+        raise LinkApplyError("MAC %s matches several devices per driver (%s); refusing to guess" % (mac, ", ".join(sorted(pv + vf))))
+    pv, vf = pv[0], (vf[0] if vf else None)
+    if model == "net_failover":
+        master = links[pv].get("master")
+        if not master or links.get(master, {}).get("driver") not in ("net_failover", None) or links[master].get("kind"):
+            raise LinkApplyError("%s is not the standby of a net_failover master: the kernel did not pair it "
+                                 "(VIRTIO_NET_F_STANDBY not negotiated?); use the bond or team model" % pv)
+        upper = master
+    elif model in ("bond", "team"):
+        upper = group.get("name") or ("%s0" % model)
+    else:
+        raise LinkApplyError("model %s cannot be applied at runtime by failover_link" % model)
+    existing = links.get(upper)
+    if existing is not None and model in ("bond", "team") and existing.get("kind") != model:
+        raise LinkApplyError("%s exists and is not a %s (kind %s)" % (upper, model, existing.get("kind")))
+    return {"upper": upper, "pv": pv, "vf": vf, "upper_exists": existing is not None, "model": model}
+
+
+def _cidr(addr):
+    return "%s/%s" % (addr["address"], addr["prefixlen"])
+
+
+def _global(addrs):
+    return [a for a in addrs if a["scope"] != "link" and a["scope"] != "host"]
+
+
+def _route_text(route):
+    text = route["dst"]
+    if route.get("gateway"):
+        text += " via %s" % route["gateway"]
+    text += " dev %s" % route["dev"]
+    if route.get("priority"):
+        text += " metric %s" % route["priority"]
+    return text
+
+
+def bond_options(group, fail_over_mac=None):
+    opts = dict(BOND_DEFAULTS)
+    opts.update(dict((k, v) for k, v in (group.get("bond") or {}).items() if v is not None))
+    if fail_over_mac:
+        opts["fail_over_mac"] = fail_over_mac
+    return {
+        "mode": "active-backup", "miimon": opts["miimon"], "updelay": opts["updelay"],
+        "downdelay": opts["downdelay"], "fail_over_mac": opts["fail_over_mac"],
+        "primary_reselect": opts["primary_reselect"],
+        # the kernel keeps one counter for both (IFLA_BOND_NUM_PEER_NOTIF)
+        "num_peer_notif": max(opts["num_grat_arp"], opts["num_unsol_na"]),
+    }
+
+
+def teamd_config(upper, mac, pv, vf, group, hwaddr_policy=None):
+    """The teamd JSON config for the activebackup runner (ports: PV first, VF preferred)."""
+    team = dict(TEAM_DEFAULTS)
+    team.update(dict((k, v) for k, v in (group.get("team") or {}).items() if v is not None))
+    policy = hwaddr_policy or team["hwaddr_policy"]
+    if policy not in HWADDR_POLICIES:
+        raise LinkApplyError("team hwaddr_policy must be one of %s" % ", ".join(HWADDR_POLICIES))
+    ports = {pv: {"prio": 0}}
+    if vf:
+        ports[vf] = {"prio": 100}
+    config = {
+        "device": upper,
+        "hwaddr": mac,
+        "runner": {"name": "activebackup", "hwaddr_policy": policy},
+        "link_watch": {"name": team["link_watch"]},
+        "notify_peers": {"count": team["notify_peers"], "interval": 50},
+        "ports": ports,
+    }
+    return json.dumps(config, indent=2, sort_keys=True) + "\n"
+
+
+def _wanted_addresses(state, res, group):
+    """Global addresses the upper must carry: static ones, else those found on upper and lowers."""
+    links = state["links"]
+    want, seen = [], set()
+    for family, key in (("inet", "ipv4"), ("inet6", "ipv6")):
+        cfg = group.get(key) or {}
+        if cfg.get("method") == "static":
+            for cidr in cfg.get("addresses") or []:
+                iface = ipaddress.ip_interface(cidr)
+                want.append({"family": family, "address": str(iface.ip), "prefixlen": iface.network.prefixlen,
+                             "scope": "global", "permanent": True, "valid_lft": 0xFFFFFFFF, "preferred_lft": 0xFFFFFFFF})
+            continue
+        if cfg.get("method") == "disabled":
+            continue
+        for name in (res["upper"], res["pv"], res["vf"]):
+            if not name or name not in links:
+                continue
+            for addr in _global(links[name]["addresses"]):
+                if addr["family"] == family and _cidr(addr) not in seen:
+                    seen.add(_cidr(addr))
+                    want.append(dict(addr))
+    return want
+
+
+def _wanted_routes(state, res, group):
+    want = []
+    for family, key in (("inet", "ipv4"), ("inet6", "ipv6")):
+        cfg = group.get(key) or {}
+        if cfg.get("method") == "static":
+            if cfg.get("gateway"):
+                want.append({"family": family, "dst": "default", "gateway": cfg["gateway"], "dev": res["upper"],
+                             "priority": None, "proto": 4, "scope": 0})
+            continue
+        if cfg.get("method") == "disabled":
+            continue
+        for route in state.get("routes", []):
+            if route["family"] == family and route["dev"] in (res["upper"], res["pv"], res["vf"]) \
+                    and (route["proto"] in MOVABLE_PROTOS or route["dev"] == res["upper"]) \
+                    and not route["dst"].startswith("fe80:"):
+                moved = dict(route)
+                moved["dev"] = res["upper"]
+                if _route_text(moved) not in [_route_text(r) for r in want]:
+                    want.append(moved)
+    return want
+
+
+def current_view(state, res):
+    """Normalised runtime view of one group as it is now."""
+    links = state["links"]
+    upper = links.get(res["upper"])
+    view = {"model": res["model"], "upper": res["upper"], "exists": upper is not None, "ports": {}}
+    if upper:
+        view.update({"up": upper["up"], "mac": upper["mac"], "mtu": upper["mtu"],
+                     "addresses": sorted(_cidr(a) for a in _global(upper["addresses"])),
+                     "routes": sorted(_route_text(r) for r in state.get("routes", []) if r["dev"] == res["upper"]
+                                      and not r["dst"].startswith("fe80:") and r["proto"] != 2)})
+        if upper.get("bond"):
+            bond = upper["bond"]
+            view["options"] = dict((k, bond.get(k)) for k in ("mode", "miimon", "updelay", "downdelay", "fail_over_mac",
+                                                               "primary_reselect", "num_peer_notif", "primary"))
+        if upper.get("teamd_config") is not None:
+            view["teamd_config"] = upper["teamd_config"]
+            view["teamd_running"] = upper.get("teamd_running")
+    for name in (res["pv"], res["vf"]):
+        if not name:
+            continue
+        link = links[name]
+        view["ports"][name] = {
+            "driver": _drv(link), "master": link["master"], "up": link["up"], "mtu": link["mtu"],
+            "addresses": sorted(_cidr(a) for a in link["addresses"]),
+            "ipv6_disabled": link.get("ipv6_disabled"),
+        }
+    return view
+
+
+def target_view(state, res, group, mac_refused=False):
+    """Normalised runtime view of one group as it should be."""
+    links = state["links"]
+    pv_link = links[res["pv"]]
+    mac = (pv_link.get("perm_mac") or pv_link.get("mac")).lower()
+    upper = links.get(res["upper"]) or {}
+    mtu = upper.get("mtu") or pv_link["mtu"]
+    view = {"model": res["model"], "upper": res["upper"], "exists": True, "up": True, "mtu": mtu, "ports": {},
+            "addresses": sorted(_cidr(a) for a in _wanted_addresses(state, res, group)),
+            "routes": sorted(_route_text(r) for r in _wanted_routes(state, res, group))}
+    notes = []
+    if res["model"] == "bond":
+        opts = bond_options(group, "active" if mac_refused else None)
+        opts["primary"] = res["vf"]
+        view["options"] = opts
+        if opts["fail_over_mac"] == "none":
+            view["mac"] = mac
+        else:
+            # the bond follows the active port; report what is there or will be
+            view["mac"] = upper.get("mac") or (links[res["vf"]]["mac"] if res["vf"] else mac)
+            if mac_refused:
+                notes.append("%s refuses a MAC change: fail_over_mac=active, %s follows the active port's MAC" % (res["vf"], res["upper"]))
+    elif res["model"] == "team":
+        policy = "by_active" if mac_refused else None
+        view["teamd_config"] = teamd_config(res["upper"], mac, res["pv"], res["vf"], group, policy)
+        view["teamd_running"] = True
+        view["mac"] = upper.get("mac") if mac_refused and upper else mac
+        if mac_refused:
+            notes.append("%s refuses a MAC change: teamd hwaddr_policy=by_active" % res["vf"])
+    else:
+        view["mac"] = upper.get("mac") or mac
+    for name in (res["pv"], res["vf"]):
+        if not name:
+            continue
+        link = links[name]
+        view["ports"][name] = {"driver": _drv(link), "master": res["upper"], "up": True, "mtu": mtu,
+                               "addresses": [], "ipv6_disabled": True}
+    return view, notes
+
+
+def summary(view):
+    """Before/after text for diff mode: one line per fact, stable ordering."""
+    if not view.get("exists"):
+        lines = ["%s: absent" % view["upper"]]
+    else:
+        lines = ["%s: %s %s mac %s mtu %s" % (view["upper"], view["model"], "up" if view.get("up") else "down",
+                                              view.get("mac"), view.get("mtu"))]
+        for key, value in sorted((view.get("options") or {}).items()):
+            lines.append("  option %s=%s" % (key, value))
+        if "teamd_config" in view:
+            lines.append("  teamd %s" % ("running" if view.get("teamd_running") else "stopped"))
+            lines.extend("  teamd.conf " + line for line in (view["teamd_config"] or "(none)").splitlines())
+        lines.extend("  address %s" % a for a in view.get("addresses", []))
+        lines.extend("  route %s" % r for r in view.get("routes", []))
+    for name, port in sorted(view["ports"].items()):
+        lines.append("  lower %s (%s) master %s %s mtu %s ipv6 %s addresses [%s]" % (
+            name, port["driver"], port["master"] or "-", "up" if port["up"] else "down", port["mtu"],
+            "disabled" if port["ipv6_disabled"] else "enabled", ", ".join(port["addresses"])))
+    return "\n".join(lines) + "\n"
+
+
+def plan_steps(state, res, group, target):
+    """Ordered steps taking the guest from ``state`` to ``target`` (empty when nothing differs).
+
+    Ordering rules: the upper is created down; lowers lose their addresses, go down and are
+    enslaved PV first, VF second; the upper comes up only after its ports are enslaved;
+    addresses go onto the upper only after it has carrier; no lower ever carries an address.
+    """
+    links = state["links"]
+    before = current_view(state, res)
+    if summary(before) == summary(target):
+        return []
+    upper, model = res["upper"], res["model"]
+    ports = [p for p in (res["pv"], res["vf"]) if p]
+    steps = []
+    add = steps.append
+    cur_addrs = set(before.get("addresses", []))
+    wanted = _wanted_addresses(state, res, group)
+    routes = _wanted_routes(state, res, group)
+    recreate = False
+
+    if model == "bond":
+        opts = target["options"]
+        exists = before["exists"]
+        cur = before.get("options") or {}
+        if exists and (cur.get("mode") != opts["mode"] or cur.get("fail_over_mac") != opts["fail_over_mac"]):
+            # mode and fail_over_mac only change on an empty, down bond: rebuild it
+            add({"op": "link_del", "dev": upper})
+            exists = False
+            recreate = True
+            cur_addrs = set()
+        if not exists:
+            add({"op": "bond_add", "dev": upper, "mac": target["mac"] if opts["fail_over_mac"] == "none" else None,
+                 "mtu": target["mtu"], "options": dict((k, v) for k, v in opts.items() if k != "primary")})
+        else:
+            changed = dict((k, v) for k, v in opts.items() if k not in ("primary", "mode", "fail_over_mac") and cur.get(k) != v)
+            if changed:
+                add({"op": "bond_set", "dev": upper, "options": changed})
+            if opts["fail_over_mac"] == "none" and before.get("mac") != target["mac"]:
+                add({"op": "link_set", "dev": upper, "address": target["mac"]})
+        for port in ports:
+            link = links[port]
+            if link["master"] == upper and not recreate:
+                continue
+            add({"op": "addr_flush", "dev": port})
+            add({"op": "sysctl_ipv6", "dev": port, "disable": True})
+            if link["master"] and link["master"] != upper:
+                add({"op": "link_set", "dev": port, "nomaster": True})
+            add({"op": "link_set", "dev": port, "state": "down"})
+            add({"op": "link_set", "dev": port, "master": upper})
+        if res["vf"] and (recreate or cur.get("primary") != res["vf"]):
+            add({"op": "bond_set", "dev": upper, "options": {"primary": res["vf"]}})
+    elif model == "team":
+        running = before.get("teamd_running") and before.get("teamd_config") == target["teamd_config"]
+        if not running or not before["exists"]:
+            if before["exists"] or before.get("teamd_running"):
+                add({"op": "teamd_stop", "dev": upper})
+                cur_addrs = set()
+            for port in ports:
+                add({"op": "addr_flush", "dev": port})
+                add({"op": "sysctl_ipv6", "dev": port, "disable": True})
+                if links[port]["master"]:
+                    add({"op": "link_set", "dev": port, "nomaster": True})
+                add({"op": "link_set", "dev": port, "state": "down"})
+            add({"op": "teamd_start", "dev": upper, "config": target["teamd_config"]})
+            recreate = True
+        else:
+            for port in ports:
+                if links[port]["master"] != upper:
+                    add({"op": "addr_flush", "dev": port})
+                    add({"op": "sysctl_ipv6", "dev": port, "disable": True})
+                    add({"op": "link_set", "dev": port, "state": "down"})
+                    add({"op": "teamd_port_add", "dev": upper, "port": port})
+
+    # lowers silent: no addresses, no IPv6 autoconf (net_failover lowers, leftovers elsewhere)
+    for port in ports:
+        link = links[port]
+        if any(s.get("dev") == port and s["op"] == "addr_flush" for s in steps):
+            continue
+        if link["addresses"]:
+            add({"op": "addr_flush", "dev": port})
+        if not link.get("ipv6_disabled"):
+            add({"op": "sysctl_ipv6", "dev": port, "disable": True})
+    mtu = target["mtu"]
+    if model != "net_failover" or before.get("up") is False or recreate:
+        add({"op": "link_set", "dev": upper, "state": "up"})
+    elif not before.get("up"):
+        add({"op": "link_set", "dev": upper, "state": "up"})
+    for port in ports:
+        if links[port]["mtu"] != mtu and model == "net_failover":
+            add({"op": "link_set", "dev": port, "mtu": mtu})
+        if not links[port]["up"] or any(s.get("dev") == port and s.get("state") == "down" for s in steps):
+            add({"op": "link_set", "dev": port, "state": "up"})
+    add({"op": "wait_carrier", "dev": upper})
+    for addr in wanted:
+        if _cidr(addr) not in cur_addrs:
+            add({"op": "addr_add", "dev": upper, "addr": addr})
+    for cidr in sorted(cur_addrs - set(_cidr(a) for a in wanted)):
+        add({"op": "addr_del", "dev": upper, "cidr": cidr})
+    cur_routes = set(before.get("routes", [])) if not recreate else set()
+    for route in routes:
+        if _route_text(route) not in cur_routes:
+            add({"op": "route_add", "route": route})
+    # drop no-op tails: a lone up/wait on an already-up upper
+    if all(s["op"] in ("wait_carrier",) or (s["op"] == "link_set" and s.get("state") == "up"
+                                             and links.get(s["dev"], {}).get("up")) for s in steps):
+        return []
+    return steps
+
+
+def plan_group(state, group, mac_refused=False):
+    """Everything the module needs for one group: resolution, before/after text, steps, notes."""
+    res = resolve(state, group)
+    target, notes = target_view(state, res, group, mac_refused)
+    before = current_view(state, res)
+    steps = plan_steps(state, res, group, target)
+    return {"resolved": res, "before": summary(before), "after": summary(target) if steps else summary(before),
+            "steps": steps, "notes": notes, "target": target}
+
+
+# --------------------------------------------------------------------------- write
+def teamd_unit_available(run=subprocess.run):
+    for base in ("/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system"):
+        if os.path.exists(os.path.join(base, "teamd@.service")):
+            return os.path.isdir("/run/systemd/system")
+    return False
+
+
+def teamd_state(upper):
+    """(config text we wrote or None, daemon running) for ``upper``."""
+    conf = _read(os.path.join(TEAMD_RUN_DIR, upper + ".conf"))
+    running = False
+    pid = _read(os.path.join(TEAMD_RUN_DIR, upper + ".pid"))
+    if pid and pid.isdigit():
+        running = os.path.exists("/proc/%s" % pid)
+    elif teamd_unit_available():
+        running = subprocess.run(["systemctl", "is-active", "--quiet", "teamd@%s.service" % upper]).returncode == 0
+    return (conf + "\n" if conf else None), running
+
+
+def annotate_team(state, upper):
+    link = state["links"].get(upper)
+    if link is not None:
+        conf, running = teamd_state(upper)
+        link["teamd_config"] = conf
+        link["teamd_running"] = running
+    return state
+
+
+class Applier(object):
+    """Execute planned steps with a synchronous pyroute2 ``IPRoute``."""
+
+    def __init__(self, ipr, carrier_timeout=10.0, log=None, proc="/proc/sys/net/ipv6/conf"):
+        self.ipr = ipr
+        self.carrier_timeout = carrier_timeout
+        self.proc = proc
+        self.log = log if log is not None else []
+
+    def index(self, name):
+        found = self.ipr.link_lookup(ifname=name)
+        if not found:
+            raise LinkApplyError("device %s not found" % name)
+        return found[0]
+
+    def run(self, steps):
+        for step in steps:
+            getattr(self, "op_" + step["op"])(step)
+            self.log.append(step)
+
+    # one method per step kind -------------------------------------------------
+    def op_bond_add(self, step):
+        opts = step["options"]
+        kwargs = {"ifname": step["dev"], "kind": "bond",
+                  "bond_mode": BOND_MODES[opts["mode"]], "bond_miimon": opts["miimon"],
+                  "bond_updelay": opts["updelay"], "bond_downdelay": opts["downdelay"],
+                  "bond_fail_over_mac": FAIL_OVER_MAC[opts["fail_over_mac"]],
+                  "bond_primary_reselect": PRIMARY_RESELECT[opts["primary_reselect"]],
+                  "bond_num_peer_notif": opts["num_peer_notif"]}
+        if step.get("mac"):
+            kwargs["address"] = step["mac"]
+        if step.get("mtu"):
+            kwargs["mtu"] = step["mtu"]
+        self.ipr.link("add", **kwargs)
+        # created down; make sure of it whatever the kernel's default is
+        self.ipr.link("set", index=self.index(step["dev"]), state="down")
+
+    def op_bond_set(self, step):
+        kwargs = {"index": self.index(step["dev"]), "kind": "bond"}
+        for key, value in step["options"].items():
+            if key == "primary":
+                kwargs["bond_primary"] = self.index(value)
+            elif key == "fail_over_mac":
+                kwargs["bond_fail_over_mac"] = FAIL_OVER_MAC[value]
+            elif key == "primary_reselect":
+                kwargs["bond_primary_reselect"] = PRIMARY_RESELECT[value]
+            else:
+                kwargs["bond_" + key] = value
+        try:
+            self.ipr.link("set", **kwargs)
+        except Exception:  # pylint: disable=broad-except
+            # older pyroute2/kernels: the bonding sysfs takes the same options by name
+            for key, value in step["options"].items():
+                name = "num_grat_arp" if key == "num_peer_notif" else key
+                with open("/sys/class/net/%s/bonding/%s" % (step["dev"], name), "w") as handle:
+                    handle.write(str(value))
+
+    def op_link_del(self, step):
+        self.ipr.link("del", index=self.index(step["dev"]))
+
+    def op_link_set(self, step):
+        kwargs = {"index": self.index(step["dev"])}
+        if "state" in step:
+            kwargs["state"] = step["state"]
+        if "mtu" in step:
+            kwargs["mtu"] = step["mtu"]
+        if "address" in step:
+            kwargs["address"] = step["address"]
+        if step.get("nomaster"):
+            kwargs["master"] = 0
+        if step.get("master"):
+            kwargs["master"] = self.index(step["master"])
+        self.ipr.link("set", **kwargs)
+
+    def op_addr_flush(self, step):
+        idx = self.index(step["dev"])
+        for msg in self.ipr.get_addr(index=idx):
+            addr = _attr(msg, "IFA_LOCAL") or _attr(msg, "IFA_ADDRESS")
+            try:
+                self.ipr.addr("del", index=idx, address=addr, prefixlen=msg["prefixlen"])
+            except Exception as exc:  # pylint: disable=broad-except
+                if getattr(exc, "code", None) not in (errno.EADDRNOTAVAIL, errno.ENOENT):
+                    raise
+
+    def op_addr_add(self, step):
+        addr = step["addr"]
+        kwargs = {"index": self.index(step["dev"]), "address": addr["address"], "prefixlen": addr["prefixlen"]}
+        if addr["family"] == "inet":
+            net = ipaddress.ip_interface(_cidr(addr)).network
+            if net.prefixlen < 31:
+                kwargs["broadcast"] = str(net.broadcast_address)
+        if addr.get("valid_lft") not in (None, 0xFFFFFFFF):
+            kwargs["IFA_CACHEINFO"] = {"ifa_valid": addr["valid_lft"], "ifa_preferred": addr["preferred_lft"]}
+        try:
+            self.ipr.addr("add", **kwargs)
+        except Exception as exc:  # pylint: disable=broad-except
+            if getattr(exc, "code", None) != errno.EEXIST:
+                raise
+
+    def op_addr_del(self, step):
+        iface = ipaddress.ip_interface(step["cidr"])
+        self.ipr.addr("del", index=self.index(step["dev"]), address=str(iface.ip), prefixlen=iface.network.prefixlen)
+
+    def op_route_add(self, step):
+        route = step["route"]
+        kwargs = {"oif": self.index(route["dev"]),
+                  "family": socket.AF_INET if route["family"] == "inet" else socket.AF_INET6}
+        if route["dst"] != "default":
+            kwargs["dst"] = route["dst"]
+        if route.get("gateway"):
+            kwargs["gateway"] = route["gateway"]
+        if route.get("priority"):
+            kwargs["priority"] = route["priority"]
+        if route.get("proto"):
+            kwargs["proto"] = route["proto"]
+        try:
+            self.ipr.route("add", **kwargs)
+        except Exception as exc:  # pylint: disable=broad-except
+            if getattr(exc, "code", None) != errno.EEXIST:
+                raise
+
+    def op_sysctl_ipv6(self, step):
+        path = os.path.join(self.proc, step["dev"], "disable_ipv6")
+        if os.path.exists(path):
+            with open(path, "w") as handle:
+                handle.write("1" if step["disable"] else "0")
+
+    def op_wait_carrier(self, step):
+        wait_carrier(self.ipr, step["dev"], self.carrier_timeout)
+
+    def op_teamd_start(self, step):
+        teamd_start(step["dev"], step["config"])
+
+    def op_teamd_stop(self, step):
+        teamd_stop(step["dev"])
+
+    def op_teamd_port_add(self, step):
+        subprocess.run(["teamdctl", step["dev"], "port", "add", step["port"]], check=True, capture_output=True)
+
+
+def wait_carrier(ipr, name, timeout):
+    """Wait for carrier on ``name``; True when it came, False after ``timeout`` (not fatal)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = ipr.link_lookup(ifname=name)
+        if found:
+            msg = ipr.get_links(found[0])[0]
+            if _attr(msg, "IFLA_CARRIER", 0) and msg["flags"] & IFF_UP:
+                return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+
+
+def _teamd_paths(upper):
+    return os.path.join(TEAMD_RUN_DIR, upper + ".conf"), os.path.join(TEAMD_RUN_DIR, upper + ".pid")
+
+
+def teamd_start(upper, config):
+    """Start teamd for ``upper``: ``teamd@.service`` when the distro ships it, else ``teamd -d``."""
+    conf, pidfile = _teamd_paths(upper)
+    os.makedirs(TEAMD_RUN_DIR, exist_ok=True)
+    with open(conf, "w") as handle:
+        handle.write(config)
+    if teamd_unit_available():
+        subprocess.run(["systemctl", "start", "teamd@%s.service" % upper], check=True, capture_output=True)
+    else:
+        teamd = shutil.which("teamd") or "/usr/bin/teamd"
+        subprocess.run([teamd, "-d", "-r", "-f", conf, "-p", pidfile], check=True, capture_output=True)
+    deadline = time.monotonic() + 10
+    while not os.path.exists(os.path.join("/sys/class/net", upper)):
+        if time.monotonic() > deadline:
+            raise LinkApplyError("teamd did not create %s" % upper)
+        time.sleep(0.05)
+
+
+def teamd_stop(upper):
+    conf, pidfile = _teamd_paths(upper)
+    if teamd_unit_available():
+        subprocess.run(["systemctl", "stop", "teamd@%s.service" % upper], capture_output=True)
+    pid = _read(pidfile)
+    if pid and pid.isdigit():
+        subprocess.run([shutil.which("teamd") or "/usr/bin/teamd", "-k", "-t", upper, "-p", pidfile], capture_output=True)
+    deadline = time.monotonic() + 5
+    while os.path.exists(os.path.join("/sys/class/net", upper)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for path in (conf, pidfile):
+        if os.path.exists(path):
+            os.unlink(path)
+    if os.path.exists(os.path.join("/sys/class/net", upper)):
+        subprocess.run(["ip", "link", "del", upper], capture_output=True)
+
+
+def mac_change_refused(ipr, name, mac):
+    """Try to give ``name`` the MAC ``mac`` (down); True when the driver refuses (EPERM...)."""
+    idx = ipr.link_lookup(ifname=name)[0]
+    msg = ipr.get_links(idx)[0]
+    current = (_attr(msg, "IFLA_ADDRESS") or "").lower()
+    if current == mac.lower():
+        return False
+    was_up = bool(msg["flags"] & IFF_UP)
+    try:
+        if was_up:
+            ipr.link("set", index=idx, state="down")
+        ipr.link("set", index=idx, address=mac)
+    except Exception as exc:  # pylint: disable=broad-except
+        if getattr(exc, "code", None) in MAC_REFUSED:
+            return True
+        raise
+    finally:
+        if was_up:
+            ipr.link("set", index=idx, state="up")
+    return False
+
+
+# --------------------------------------------------------------------------- probe + rollback
+ARP_REQUEST = 1
+ARP_REPLY = 2
+
+
+def _mac_bytes(mac):
+    return bytes(int(x, 16) for x in mac.split(":"))
+
+
+def arp_probe(device, target, timeout=1.0, sender_ip=None):
+    """ARP who-has ``target`` out of ``device``; True when the target answers within ``timeout``."""
+    mac = _read("/sys/class/net/%s/address" % device)
+    if not mac:
+        return False
+    src_ip = socket.inet_aton(sender_ip) if sender_ip else b"\0\0\0\0"
+    tgt_ip = socket.inet_aton(target)
+    frame = (b"\xff" * 6 + _mac_bytes(mac) + struct.pack("!H", 0x0806)
+             + struct.pack("!HHBBH", 1, 0x0800, 6, 4, ARP_REQUEST)
+             + _mac_bytes(mac) + src_ip + b"\0" * 6 + tgt_ip)
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806))
+    try:
+        sock.bind((device, 0x0806))
+        sock.settimeout(0.1)
+        deadline = time.monotonic() + timeout
+        sock.send(frame)
+        while time.monotonic() < deadline:
+            try:
+                data = sock.recv(128)
+            except socket.timeout:
+                continue
+            if len(data) >= 42 and struct.unpack("!H", data[20:22])[0] == ARP_REPLY and data[28:32] == tgt_ip:
+                return True
+        return False
+    finally:
+        sock.close()
+
+
+def icmp_probe(device, target, timeout=1.0):
+    ping = shutil.which("ping")
+    if not ping:
+        raise LinkApplyError("probe_method=icmp needs the ping command")
+    cmd = [ping, "-c", "1", "-W", str(max(1, int(timeout))), "-I", device, target]
+    return subprocess.run(cmd, capture_output=True).returncode == 0
+
+
+def probe(ipr, device, target, method="arp", deadline=30.0, sleep=time.sleep):
+    """Poll ``target`` through ``device`` until it answers or ``deadline`` seconds pass."""
+    end = time.monotonic() + deadline
+    sender = None
+    while True:
+        if method == "arp":
+            idx = ipr.link_lookup(ifname=device)
+            if idx:
+                for msg in ipr.get_addr(index=idx[0], family=socket.AF_INET):
+                    sender = _attr(msg, "IFA_LOCAL") or _attr(msg, "IFA_ADDRESS")
+                    break
+            if arp_probe(device, target, 0.5, sender):
+                return True
+        elif icmp_probe(device, target, 1.0):
+            return True
+        if time.monotonic() >= end:
+            return False
+        sleep(0.2)
+
+
+def rollback(ipr, before, after, created, proc="/proc/sys/net/ipv6/conf"):
+    """Restore ``before`` (a ``read_state`` snapshot) on the links the apply touched.
+
+    ``created`` names uppers that did not exist before (removed; teamd stopped for teams).
+    Lowers get back their master, MTU, up state, IPv6 sysctl, addresses; missing routes are
+    re-added. Errors are collected, not raised: the goal is to get as much back as possible.
+    """
+    errors = []
+    app = Applier(ipr, proc=proc)
+
+    def attempt(step):
+        try:
+            app.run([step])
+        except Exception as exc:  # pylint: disable=broad-except
+            errors.append("%s: %s" % (step, exc))
+
+    for name, kind in created:
+        if kind == "team":
+            try:
+                teamd_stop(name)
+            except Exception as exc:  # pylint: disable=broad-except
+                errors.append("teamd_stop %s: %s" % (name, exc))
+        if ipr.link_lookup(ifname=name):
+            attempt({"op": "link_del", "dev": name})
+    for name, old in sorted(before["links"].items()):
+        if name in [c[0] for c in created] or not ipr.link_lookup(ifname=name):
+            continue
+        new = after["links"].get(name)
+        if new is None:
+            continue
+        if new.get("master") != old.get("master"):
+            if old.get("master") and ipr.link_lookup(ifname=old["master"]):
+                attempt({"op": "link_set", "dev": name, "state": "down"})
+                attempt({"op": "link_set", "dev": name, "master": old["master"]})
+            else:
+                attempt({"op": "link_set", "dev": name, "nomaster": True})
+        if new.get("mtu") != old.get("mtu"):
+            attempt({"op": "link_set", "dev": name, "mtu": old["mtu"]})
+        if old.get("ipv6_disabled") is not None and new.get("ipv6_disabled") != old.get("ipv6_disabled"):
+            attempt({"op": "sysctl_ipv6", "dev": name, "disable": old["ipv6_disabled"]})
+        attempt({"op": "link_set", "dev": name, "state": "up" if old["up"] else "down"})
+        have = set(_cidr(a) for a in _global(new.get("addresses", [])))
+        keep = set(_cidr(a) for a in _global(old.get("addresses", [])))
+        for addr in _global(old.get("addresses", [])):
+            if _cidr(addr) not in have:
+                attempt({"op": "addr_add", "dev": name, "addr": addr})
+        for cidr in sorted(have - keep):
+            attempt({"op": "addr_del", "dev": name, "cidr": cidr})
+    for route in before.get("routes", []):
+        if route["proto"] != 2 and ipr.link_lookup(ifname=route["dev"]):
+            attempt({"op": "route_add", "route": route})
+    return errors
+
+
+def touched(steps):
+    """Device names a step list modifies."""
+    names = set()
+    for step in steps:
+        for key in ("dev", "master", "port"):
+            if step.get(key):
+                names.add(step[key])
+        if step.get("route"):
+            names.add(step["route"]["dev"])
+    return names
+
+
+def restrict(state, names):
+    """The part of a ``read_state`` snapshot about ``names`` (for rollback and the result)."""
+    return {"links": dict((n, state["links"][n]) for n in names if n in state["links"]),
+            "routes": [r for r in state.get("routes", []) if r["dev"] in names]}
