@@ -1,0 +1,313 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Lab instances: boot a QEMU guest on a topology, reach it over SSH, hot-(un)plug its primaries, tear it down."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Optional
+
+from guestnet_lab import images, netns, topologies
+from guestnet_lab.qmp import QMP
+from guestnet_lab.util import LAB_DIR, RUN_DIR, LabError, WaitTimeout, ensure_ssh_key, free_tcp_port, log, run, wait_for
+
+SSH_TIMEOUT = 240.0
+UNPLUG_TIMEOUT = 30.0
+
+
+def rundir(name: str) -> Path:
+    """Return the run directory of an instance."""
+    return RUN_DIR / name
+
+
+def tap_names(name: str, count: int) -> list[str]:
+    """Return short (<= 15 chars), deterministic tap names for an instance's data NICs."""
+    short = hashlib.sha1(name.encode()).hexdigest()[:8]
+    return [f"gl{short}t{i}" for i in range(count)]
+
+
+def load(name: str) -> dict:
+    """Return the instance.json of a running instance."""
+    path = rundir(name) / "instance.json"
+    if not path.exists():
+        raise LabError(f"no lab instance {name!r} (no {path}); start it with: up {name}")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def save(inst: dict) -> None:
+    """Write instance.json atomically."""
+    path = rundir(inst["name"]) / "instance.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(inst, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def qemu_alive(pid: Optional[int]) -> bool:
+    """Tell whether pid is a live QEMU process."""
+    if not pid:
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"qemu-system" in cmdline
+
+
+def _read_pid(path: Path) -> Optional[int]:
+    try:
+        return int(path.read_text(encoding="utf-8").strip())
+    except (OSError, ValueError):
+        return None
+
+
+def qemu_command(name: str, topology: str, image: Path, rdir: Path, port: int, taps: list[str],
+                 memory: int, cpus: int) -> tuple[list[str], dict]:
+    """Return the QEMU command line and the JSON arguments of each data NIC device (for re-plug)."""
+    cmdline = json.loads((image / "recipe.json").read_text(encoding="utf-8"))["cmdline"]
+    cmd = ["qemu-system-x86_64", "-name", name, "-machine", "q35", "-accel", "tcg", "-cpu", "max",
+           "-smp", str(cpus), "-m", str(memory), "-nodefaults", "-display", "none",
+           "-serial", f"file:{rdir / 'serial.log'}", "-qmp", f"unix:{rdir / 'qmp.sock'},server=on,wait=off",
+           "-pidfile", str(rdir / "qemu.pid"), "-daemonize",
+           "-kernel", str(image / "vmlinuz"), "-initrd", str(image / "initrd.img"), "-append", cmdline,
+           "-drive", f"file={rdir / 'overlay.qcow2'},if=none,id=disk0,format=qcow2,cache=unsafe",
+           "-device", "virtio-blk-pci,drive=disk0,bus=pcie.0,addr=0x3",
+           "-device", "virtio-rng-pci,bus=pcie.0,addr=0x5",
+           "-netdev", f"user,id=mgmt,ipv6=off,hostfwd=tcp:127.0.0.1:{port}-:22",
+           "-device", f"virtio-net-pci,netdev=mgmt,mac={images.MGMT_MAC},bus=pcie.0,addr=0x4,romfile="]
+    for i, port_id in enumerate(topologies.root_ports(topology), start=1):
+        cmd += ["-device", f"pcie-root-port,id={port_id},slot={i},chassis={i}"]
+    devices = {}
+    for i, (nic, tap) in enumerate(zip(topologies.nics(topology), taps)):
+        netdev = f"hn{i}"
+        cmd += ["-netdev", f"tap,id={netdev},ifname={tap},script=no,downscript=no"]
+        dev = topologies.device_json(nic, netdev)
+        dev["romfile"] = ""
+        cmd += ["-device", json.dumps(dev, separators=(",", ":"))]
+        devices[nic["id"]] = dev
+    return cmd, devices
+
+
+def ssh_command(inst: dict, remote: Optional[list[str]] = None, tty: bool = False) -> list[str]:
+    """Return the ssh command line reaching an instance as root over the management path."""
+    cmd = ["ssh", "-i", inst["ssh_key"], "-p", str(inst["ssh_port"]), "-o", "StrictHostKeyChecking=no",
+           "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "ConnectTimeout=5"]
+    cmd += ["-t"] if tty else ["-o", "BatchMode=yes"]
+    cmd.append(f"{inst['ssh_user']}@{inst['ssh_host']}")
+    return cmd + (remote or [])
+
+
+def ssh(inst: dict, remote: str, check: bool = True, timeout: float = 60.0) -> subprocess.CompletedProcess:
+    """Run a shell command in the guest and return the completed process."""
+    return run(ssh_command(inst, [remote]), check=check, timeout=timeout)
+
+
+def boot_id(inst: dict) -> Optional[str]:
+    """Return the guest's boot id, or None while SSH does not answer."""
+    try:
+        proc = ssh(inst, "cat /proc/sys/kernel/random/boot_id", check=False, timeout=15)
+    except LabError:
+        return None
+    return proc.stdout.strip() if proc.returncode == 0 and proc.stdout.strip() else None
+
+
+def _serial_tail(inst: dict, lines: int = 15) -> str:
+    try:
+        text = Path(inst["serial_log"]).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return "(no serial log)"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def wait_ssh(inst: dict, timeout: float = SSH_TIMEOUT, not_boot_id: Optional[str] = None) -> str:
+    """Wait until SSH answers (with a boot id other than not_boot_id); return the boot id."""
+    def ready() -> Optional[str]:
+        if not qemu_alive(inst.get("pid")):
+            raise LabError(f"QEMU of {inst['name']} exited; serial log {inst['serial_log']}:\n{_serial_tail(inst)}")
+        bid = boot_id(inst)
+        return bid if bid and bid != not_boot_id else None
+
+    try:
+        return wait_for(ready, timeout, f"SSH to {inst['name']} on 127.0.0.1:{inst['ssh_port']} did not answer"
+                        + (" with a new boot id" if not_boot_id else ""), interval=1.0)
+    except WaitTimeout as exc:
+        raise WaitTimeout(f"{exc}\nserial log {inst['serial_log']} ends with:\n{_serial_tail(inst)}") from exc
+
+
+def up(name: str, topology: str = "kvm-failover", release: str = "12", bridge_mode: str = "learning",
+       memory: int = 1024, cpus: int = 2, timeout: float = SSH_TIMEOUT) -> dict:
+    """Boot an instance and wait for SSH; return its instance record (also written to instance.json)."""
+    topologies.nics(topology)
+    if bridge_mode not in netns.BRIDGE_MODES:
+        raise LabError(f"unknown bridge mode {bridge_mode!r}; choose one of {', '.join(netns.BRIDGE_MODES)}")
+    rdir = rundir(name)
+    if (rdir / "instance.json").exists() and qemu_alive(load(name).get("pid")):
+        raise LabError(f"instance {name!r} is already running; run: down {name}")
+    down(name, quiet=True)
+    image = images.ensure(release)
+    key = ensure_ssh_key()
+    rdir.mkdir(parents=True)
+    run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(image / "base.raw"), "-F", "raw", str(rdir / "overlay.qcow2")])
+    nic_list = topologies.nics(topology)
+    taps = tap_names(name, len(nic_list))
+    port = free_tcp_port()
+    inst = {
+        "name": name, "topology": topology, "release": release, "bridge_mode": bridge_mode,
+        "image": str(image), "rundir": str(rdir), "ssh_host": "127.0.0.1", "ssh_port": port, "ssh_user": "root",
+        "ssh_key": str(key), "qmp_socket": str(rdir / "qmp.sock"), "serial_log": str(rdir / "serial.log"),
+        "pid": None, "netns": netns.ns_name(name), "bridge": "br0", "taps": taps,
+        "bridge_ipv4": netns.BRIDGE_IP4, "bridge_ipv6": netns.BRIDGE_IP6,
+        "nics": [dict(nic, tap=tap) for nic, tap in zip(nic_list, taps)],
+    }
+    netns.create(name, bridge_mode)
+    for tap in taps:
+        netns.create_tap(tap)
+    cmd, devices = qemu_command(name, topology, image, rdir, port, taps, memory, cpus)
+    inst["devices"] = devices
+    inst["plugged"] = {dev_id: True for dev_id, dev in devices.items() if dev["driver"] == "e1000e"}
+    (rdir / "qemu.cmd").write_text(" ".join(f"'{a}'" for a in cmd) + "\n", encoding="utf-8")
+    save(inst)
+    log(f"booting {name} ({topology}, debian-{release}, bridge {bridge_mode}); waiting for SSH on 127.0.0.1:{port}...")
+    started = time.monotonic()
+    run(cmd)
+    inst["pid"] = _read_pid(rdir / "qemu.pid")
+    save(inst)
+    for tap in taps:
+        netns.attach_tap(name, tap)
+    netns.start_dnsmasq(name, rdir)
+    inst["boot_id"] = wait_ssh(inst, timeout)
+    save(inst)
+    log(f"{name} is up: SSH answered after {time.monotonic() - started:.0f}s")
+    return inst
+
+
+def down(name: str, quiet: bool = False) -> None:
+    """Stop an instance and remove its netns, taps and overlay; safe to call on a missing or crashed instance."""
+    rdir = rundir(name)
+    inst: dict = {}
+    if (rdir / "instance.json").exists():
+        inst = json.loads((rdir / "instance.json").read_text(encoding="utf-8"))
+    pid = inst.get("pid") or _read_pid(rdir / "qemu.pid")
+    if qemu_alive(pid):
+        os.kill(pid, signal.SIGTERM)
+        try:
+            wait_for(lambda: not qemu_alive(pid), 10, f"QEMU (pid {pid}) exited after SIGTERM")
+        except WaitTimeout:
+            os.kill(pid, signal.SIGKILL)
+            wait_for(lambda: not qemu_alive(pid), 10, f"QEMU (pid {pid}) exited after SIGKILL")
+        if not quiet:
+            log(f"stopped QEMU of {name} (pid {pid})")
+    netns.stop_dnsmasq(rdir)
+    taps = inst.get("taps") or tap_names(name, 4)
+    netns.destroy(name, taps)
+    if rdir.exists():
+        logs = LAB_DIR / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        if (rdir / "serial.log").exists():
+            shutil.move(str(rdir / "serial.log"), str(logs / f"{name}-serial.log"))
+        shutil.rmtree(rdir, ignore_errors=True)
+        if not quiet:
+            log(f"removed {rdir} (last serial log kept in {logs / (name + '-serial.log')})")
+
+
+def reboot(name: str, timeout: float = SSH_TIMEOUT) -> str:
+    """Reboot the guest and wait until SSH answers with a new boot id; return it."""
+    inst = load(name)
+    old = boot_id(inst)
+    if not old:
+        raise LabError(f"{name}: SSH does not answer, cannot reboot from inside the guest")
+    ssh(inst, "systemctl reboot", check=False, timeout=15)
+    log(f"rebooting {name}; waiting for SSH with a new boot id...")
+    new = wait_ssh(inst, timeout, not_boot_id=old)
+    inst["boot_id"] = new
+    save(inst)
+    # Primaries come back with the reboot (QEMU re-plugs hidden failover primaries on reset).
+    return new
+
+
+def primaries(inst: dict) -> list[str]:
+    """Return the ids of the instance's hot-pluggable primaries (the "VFs")."""
+    return sorted(inst.get("plugged", {}))
+
+
+def _device_id(inst: dict, device: Optional[str]) -> str:
+    ids = primaries(inst)
+    if not ids:
+        raise LabError(f"{inst['name']}: topology {inst['topology']} has no hot-pluggable primary")
+    if device is None:
+        return ids[0]
+    if device not in ids:
+        raise LabError(f"{inst['name']}: no primary {device!r}; choose one of {', '.join(ids)}")
+    return device
+
+
+def unplug(name: str, device: Optional[str] = None, timeout: float = UNPLUG_TIMEOUT) -> dict:
+    """Hot-unplug a primary (QMP device_del) and wait for DEVICE_DELETED; return timing info."""
+    inst = load(name)
+    dev_id = _device_id(inst, device)
+    with QMP(inst["qmp_socket"]) as qmp:
+        started = time.monotonic()
+        qmp.command("device_del", id=dev_id)
+        qmp.wait_event("DEVICE_DELETED", timeout, {"device": dev_id})
+        elapsed = time.monotonic() - started
+    inst["plugged"][dev_id] = False
+    save(inst)
+    return {"device": dev_id, "action": "unplug", "seconds": round(elapsed, 3)}
+
+
+def guest_has_primary(inst: dict, mac: str) -> bool:
+    """Tell whether the guest shows a netdev with this MAC driven by e1000e (the primary)."""
+    script = (f"for d in /sys/class/net/*; do [ \"$(cat $d/address)\" = {mac} ] && "
+              "[ \"$(basename $(readlink -f $d/device/driver) 2>/dev/null)\" = e1000e ] && exit 0; done; exit 1")
+    try:
+        return ssh(inst, script, check=False, timeout=15).returncode == 0
+    except LabError:
+        return False
+
+
+def replug(name: str, device: Optional[str] = None, slot: Optional[str] = None, wait_guest: bool = True,
+           timeout: float = UNPLUG_TIMEOUT) -> dict:
+    """Hot-plug a primary back (QMP device_add with its boot arguments; slot 'alt' uses the spare root port)."""
+    inst = load(name)
+    dev_id = _device_id(inst, device)
+    args = dict(inst["devices"][dev_id])
+    if slot == "alt":
+        args["bus"] = "rootalt"
+    elif slot:
+        args["bus"] = slot
+    with QMP(inst["qmp_socket"]) as qmp:
+        started = time.monotonic()
+        qmp.command("device_add", **args)
+        elapsed = time.monotonic() - started
+    inst["plugged"][dev_id] = True
+    save(inst)
+    result = {"device": dev_id, "action": "replug", "bus": args["bus"], "seconds": round(elapsed, 3)}
+    if wait_guest:
+        wait_for(lambda: guest_has_primary(inst, args["mac"]), timeout,
+                 f"guest {name} did not show an e1000e netdev with MAC {args['mac']} after device_add")
+        result["guest_seconds"] = round(time.monotonic() - started, 3)
+    return result
+
+
+def announce(name: str) -> dict:
+    """Ask QEMU to send self-announcement packets (RARP/GARP) for the guest's NICs (QMP announce-self)."""
+    inst = load(name)
+    with QMP(inst["qmp_socket"]) as qmp:
+        qmp.command("announce-self", initial=50, max=550, rounds=3, step=100)
+    return {"action": "announce"}
+
+
+def list_instances() -> list[dict]:
+    """Return a short record of every instance directory under .lab/run."""
+    result = []
+    if RUN_DIR.exists():
+        for path in sorted(RUN_DIR.glob("*/instance.json")):
+            inst = json.loads(path.read_text(encoding="utf-8"))
+            result.append({"name": inst["name"], "topology": inst["topology"], "release": inst["release"],
+                           "bridge_mode": inst["bridge_mode"], "ssh_port": inst["ssh_port"],
+                           "running": qemu_alive(inst.get("pid"))})
+    return result
