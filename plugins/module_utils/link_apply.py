@@ -29,7 +29,7 @@ PRIMARY_RESELECT = {"always": 0, "better": 1, "failure": 2}
 HWADDR_POLICIES = ("same_all", "by_active", "only_active")
 BOND_DEFAULTS = {"miimon": 100, "fail_over_mac": "none", "primary_reselect": "always",
                  "num_grat_arp": 3, "num_unsol_na": 3, "updelay": 0, "downdelay": 0}
-TEAM_DEFAULTS = {"hwaddr_policy": "same_all", "notify_peers": 3, "link_watch": "ethtool"}
+TEAM_DEFAULTS = {"hwaddr_policy": "same_all", "notify_peers": 3, "link_watch": "ethtool", "mcast_rejoin": 1}
 TEAMD_RUN_DIR = "/run/teamd"
 # route protocols worth moving from a lower to the upper (kernel/ra routes come back by themselves)
 MOVABLE_PROTOS = (3, 4, 16)  # boot, static, dhcp
@@ -265,6 +265,8 @@ def _route_text(route):
 def bond_options(group, fail_over_mac=None):
     opts = dict(BOND_DEFAULTS)
     opts.update(dict((k, v) for k, v in (group.get("bond") or {}).items() if v is not None))
+    if opts.get("arp_interval"):
+        raise LinkApplyError("ARP link monitoring (arp_interval) is not applied at runtime; use miimon for PV/VF failover")
     if fail_over_mac:
         opts["fail_over_mac"] = fail_over_mac
     return {
@@ -286,12 +288,17 @@ def teamd_config(upper, mac, pv, vf, group, hwaddr_policy=None):
     ports = {pv: {"prio": 0}}
     if vf:
         ports[vf] = {"prio": 100}
+    link_watch = {"name": team["link_watch"]}
+    for key in ("delay_up", "delay_down"):
+        if team.get(key):
+            link_watch[key] = team[key]
     config = {
         "device": upper,
         "hwaddr": mac,
         "runner": {"name": "activebackup", "hwaddr_policy": policy},
-        "link_watch": {"name": team["link_watch"]},
+        "link_watch": link_watch,
         "notify_peers": {"count": team["notify_peers"], "interval": 50},
+        "mcast_rejoin": {"count": team.get("mcast_rejoin", 1), "interval": 50},
         "ports": ports,
     }
     return json.dumps(config, indent=2, sort_keys=True) + "\n"
@@ -334,7 +341,7 @@ def _wanted_routes(state, res, group):
             continue
         for route in state.get("routes", []):
             if route["family"] == family and route["dev"] in (res["upper"], res["pv"], res["vf"]) \
-                    and (route["proto"] in MOVABLE_PROTOS or route["dev"] == res["upper"]) \
+                    and (route["proto"] in MOVABLE_PROTOS or (route["dev"] == res["upper"] and route["proto"] != 2)) \
                     and not route["dst"].startswith("fe80:"):
                 moved = dict(route)
                 moved["dev"] = res["upper"]
@@ -931,3 +938,108 @@ def restrict(state, names):
     """The part of a ``read_state`` snapshot about ``names`` (for rollback and the result)."""
     return {"links": dict((n, state["links"][n]) for n in names if n in state["links"]),
             "routes": [r for r in state.get("routes", []) if r["dev"] in names]}
+
+
+# --------------------------------------------------------------------------- orchestration
+class RolledBack(LinkApplyError):
+    """The apply failed or the probe did not answer; the previous state was restored."""
+
+    def __init__(self, msg, errors=None):
+        super(RolledBack, self).__init__(msg)
+        self.errors = errors or []
+
+
+def _copy(data):
+    return json.loads(json.dumps(data))
+
+
+def _mac_refused(ipr, state, res, check_mode):
+    """Does the VF refuse the PV's MAC? Asked only before the VF is enslaved (never on reruns)."""
+    vf = res["vf"]
+    if res["model"] not in ("bond", "team") or not vf:
+        return False
+    links = state["links"]
+    pv_mac = links[res["pv"]].get("perm_mac") or links[res["pv"]]["mac"]
+    vf_link = links[vf]
+    upper = links.get(res["upper"]) or {}
+    if vf_link["master"] == res["upper"]:
+        if res["model"] == "bond":
+            return (upper.get("bond") or {}).get("fail_over_mac") == "active"
+        return '"by_active"' in (upper.get("teamd_config") or "")
+    if vf_link["mac"] == pv_mac or check_mode:
+        return False
+    return mac_change_refused(ipr, vf, pv_mac)
+
+
+def run(ipr, groups, check_mode=False, probe_target=None, probe_method="arp", probe_device=None,
+        rollback_timeout=30, carrier_timeout=10.0, reader=None, prober=None, announcer=None):
+    """Plan and (unless ``check_mode``) apply ``groups``; probe and roll back on failure.
+
+    Returns ``{"changed", "groups", "before", "after"}``; raises ``RolledBack`` after a restore.
+    ``announcer(upper)`` is called for each changed upper once the probe (if any) succeeded.
+    """
+    reader = reader or read_state
+    prober = prober or probe
+
+    def snapshot():
+        current = reader(ipr)
+        for group in groups:
+            if group.get("model") == "team":
+                annotate_team(current, group.get("name") or "team0")
+        return current
+
+    state = snapshot()
+    plans = []
+    for group in groups:
+        res = resolve(state, group)
+        refused = _mac_refused(ipr, state, res, check_mode)
+        if refused and res["model"] in ("bond", "team") and not check_mode:
+            state = snapshot()  # the MAC test toggled the VF
+        plan = plan_group(state, group, refused)
+        plan["fail_over_mac"] = (plan["target"].get("options") or {}).get("fail_over_mac")
+        plans.append(plan)
+    before = "".join(p["before"] for p in plans)
+    steps = [s for p in plans for s in p["steps"]]
+    result = {"changed": bool(steps), "before": before, "after": "".join(p["after"] for p in plans),
+              "groups": [], "rolled_back": False, "probe": None}
+    for plan in plans:
+        res = plan["resolved"]
+        result["groups"].append({"upper": res["upper"], "model": res["model"], "pv": res["pv"], "vf": res["vf"],
+                                 "changed": bool(plan["steps"]), "steps": plan["steps"], "notes": plan["notes"],
+                                 "fail_over_mac": plan["fail_over_mac"]})
+    if check_mode or not steps:
+        return result
+
+    created = [(p["resolved"]["upper"], p["resolved"]["model"]) for p in plans
+               if p["steps"] and not p["resolved"]["upper_exists"] and p["resolved"]["model"] in ("bond", "team")]
+    names = touched(steps) | set(n for p in plans for n in (p["resolved"]["pv"], p["resolved"]["vf"]) if n)
+    saved = _copy(restrict(state, names))
+    applier = Applier(ipr, carrier_timeout=carrier_timeout)
+    started = time.monotonic()
+    try:
+        for plan in plans:
+            applier.run(plan["steps"])
+    except Exception as exc:  # pylint: disable=broad-except
+        errors = rollback(ipr, saved, reader(ipr), created)
+        raise RolledBack("applying %s failed (%s); the previous state was restored" % (
+            applier.log[-1]["op"] if applier.log else "the first step", exc), errors)
+    result["apply_seconds"] = round(time.monotonic() - started, 3)
+    if probe_target:
+        device = probe_device or plans[0]["resolved"]["upper"]
+        t0 = time.monotonic()
+        ok = prober(ipr, device, probe_target, probe_method, rollback_timeout)
+        result["probe"] = {"target": probe_target, "device": device, "method": probe_method, "reachable": ok,
+                           "seconds": round(time.monotonic() - t0, 3)}
+        if not ok:
+            errors = rollback(ipr, saved, reader(ipr), created)
+            err = RolledBack("%s did not answer %s probes through %s within %ss; the previous state was restored" % (
+                probe_target, probe_method, device, rollback_timeout), errors)
+            err.result = result
+            raise err
+    if announcer:
+        for plan in plans:
+            if plan["steps"]:
+                announcer(plan["resolved"]["upper"])
+    final = snapshot()
+    result["after"] = "".join(summary(current_view(final, p["resolved"])) for p in plans)
+    return result

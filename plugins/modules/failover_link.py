@@ -1,0 +1,313 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright: guestnet.failover contributors
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: failover_link
+short_description: Apply a failover topology at runtime over netlink, with probe and rollback
+version_added: 0.1.0
+description:
+  - Converges the running network devices of each desired failover group (see the collection's
+    C(docs/data-model.md), "Desired group") without a reboot, over netlink (pyroute2).
+  - C(bond) creates an active-backup bond down with its options and the PV's permanent MAC,
+    enslaves the PV first and the VF second, makes the VF the primary, brings the bond up and
+    moves the addresses and routes found on the lowers to it once it has carrier.
+  - C(team) writes a teamd activebackup configuration (ethtool link watch, C(hwaddr_policy), PV
+    priority 0, VF priority 100) to C(/run/teamd/NAME.conf) and starts C(teamd@NAME.service) when
+    the distribution ships that unit, else C(teamd -d) with a pid file.
+  - C(net_failover) leaves the pairing to the kernel and only brings the master up, keeps the lowers'
+    MTU in sync with it, removes addresses from the lowers and disables IPv6 on them.
+  - Whatever the model, lower devices never carry an address, an upper gets addresses only after it
+    has carrier, and the upper comes up only after its ports are enslaved.
+  - When the VF refuses the PV's MAC (C(EPERM), C(EADDRNOTAVAIL)), a bond uses C(fail_over_mac=active)
+    and a team C(hwaddr_policy=by_active); the group's C(notes) say so.
+  - With O(probe), the apply is a transaction: if O(probe) does not answer through the upper within
+    O(rollback_timeout) seconds, or a step fails, the previous state of the touched devices is restored
+    and the module fails with C(rolled_back=true).
+  - With O(announcer=true), installs the announcer (udev rule, C(guestnet-announce@.service) oneshot
+    template and a python3 standard library sender) that sends gratuitous ARP and unsolicited NA for
+    every address of the upper when a lower appears or goes away, and re-enslaves a re-plugged VF into
+    its bond or team. The kernel's net_failover announces nothing when it switches.
+author:
+  - guestnet.failover contributors
+requirements:
+  - pyroute2 >= 0.7.2 on the target (Debian/Ubuntu and Fedora package C(python3-pyroute2))
+  - teamd (Debian package C(libteam-utils)) for the C(team) model
+options:
+  groups:
+    description:
+      - Desired groups as produced by the P(guestnet.failover.desired_groups#filter) filter and accepted by
+        M(guestnet.failover.failover_config); validated by the same layer.
+      - The PV is the device with the group's permanent MAC and O(groups[].pv_driver), the VF the one with
+        the MAC and one of O(groups[].vf_drivers); names are never used to find them.
+      - O(groups[].ipv4) and O(groups[].ipv6) with C(method=static) put exactly those addresses (and the
+        default route via C(gateway)) on the upper; otherwise the addresses found on the upper and its
+        lowers are kept or moved to the upper, with their remaining lifetimes.
+    type: list
+    elements: dict
+    required: true
+  probe:
+    description:
+      - IPv4 address (usually the gateway) that must answer through the upper after the change.
+      - Leave unset to apply without a reachability check and without rollback.
+    type: str
+  probe_method:
+    description:
+      - C(arp) sends ARP requests from the upper with a raw socket (no tools needed);
+        C(icmp) runs C(ping -I UPPER).
+    type: str
+    choices: [arp, icmp]
+    default: arp
+  probe_device:
+    description:
+      - Device to probe through; defaults to the upper of the first group.
+    type: str
+  rollback_timeout:
+    description:
+      - Seconds the probe may take before the previous state is restored.
+    type: int
+    default: 30
+  carrier_timeout:
+    description:
+      - Seconds to wait for the upper's carrier before adding its addresses (the addresses are added
+        after the timeout anyway; the probe decides about rollback).
+    type: int
+    default: 10
+  announcer:
+    description:
+      - Install the announcer files under C(/) and reload udev and systemd when they change.
+      - After a change it also sends one burst from each changed upper.
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Returns the before/after topology summary of every group.
+    support: full
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: linux
+notes:
+  - Runtime only. M(guestnet.failover.failover_config) writes the configuration that survives a reboot
+    (and can ship the announcer files with it).
+  - The rollback runs in the module process on the target and ignores SIGHUP, so it also completes when
+    the controller's connection was cut by the change.
+  - The bond and team announcer re-enslaving covers a VF that comes back with the group's MAC.
+  - Kernel carrier changes without a device appearing or going away emit no uevent; the bond and the
+    team driver announce those themselves (C(num_grat_arp), C(notify_peers)).
+seealso:
+  - module: guestnet.failover.failover_config
+  - module: guestnet.failover.netdev_facts
+  - name: Linux net_failover documentation
+    description: The 3-netdev failover model.
+    link: https://docs.kernel.org/networking/net_failover.html
+  - name: Linux bonding documentation
+    description: Active-backup mode, fail_over_mac, primary.
+    link: https://docs.kernel.org/networking/bonding.html
+"""
+
+EXAMPLES = r"""
+- name: Bond the virtio NIC and its VF now, roll back if the gateway stops answering
+  guestnet.failover.failover_link:
+    groups:
+      - name: bond0
+        model: bond
+        mac: "52:54:00:12:34:56"
+        pv_driver: virtio_net
+        vf_drivers: [mlx5_core, iavf, ixgbevf]
+        bond:
+          miimon: 100
+    probe: 192.0.2.1
+    rollback_timeout: 20
+
+- name: Quiet net_failover lowers and install the announcer
+  guestnet.failover.failover_link:
+    groups: "{{ guestnet_failover.groups | guestnet.failover.desired_groups('kvm') }}"
+    announcer: true
+
+- name: Team variant, predicted only
+  guestnet.failover.failover_link:
+    groups:
+      - name: team0
+        model: team
+        mac: "52:54:00:12:34:56"
+        pv_driver: virtio_net
+        vf_drivers: [e1000e]
+        team:
+          hwaddr_policy: same_all
+  check_mode: true
+  diff: true
+"""
+
+RETURN = r"""
+groups:
+  description: One entry per group, in input order.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    upper:
+      description: The upper device (bond, team or failover master).
+      type: str
+      sample: bond0
+    model:
+      description: The group's model.
+      type: str
+      sample: bond
+    pv:
+      description: The PV found by permanent MAC and driver.
+      type: str
+      sample: enp1s0
+    vf:
+      description: The VF found by MAC and driver, null when absent.
+      type: str
+      sample: enp2s0
+    changed:
+      description: Whether this group needed steps.
+      type: bool
+    steps:
+      description: The netlink/teamd steps planned (and, unless check mode, applied), in order.
+      type: list
+      elements: dict
+      sample: [{"op": "bond_add", "dev": "bond0", "mac": "52:54:00:12:34:56"}]
+    notes:
+      description: Decisions worth knowing, e.g. fail_over_mac=active because the VF refused the MAC.
+      type: list
+      elements: str
+    fail_over_mac:
+      description: The bond's fail_over_mac (null for other models).
+      type: str
+      sample: none
+rolled_back:
+  description: Whether the previous state was restored (the module then fails).
+  returned: always
+  type: bool
+  sample: false
+rollback_errors:
+  description: Steps of the rollback that failed, if any.
+  returned: when rolled back
+  type: list
+  elements: str
+probe:
+  description: Probe outcome (C(target), C(device), C(method), C(reachable), C(seconds)), null without probe or change.
+  returned: always
+  type: dict
+  sample: {"target": "192.0.2.1", "device": "bond0", "method": "arp", "reachable": true, "seconds": 0.41}
+apply_seconds:
+  description: Time the steps took.
+  returned: when changed and not in check mode
+  type: float
+  sample: 1.2
+announcer:
+  description: Announcer files written (C(changed_files)); null when O(announcer=false).
+  returned: always
+  type: dict
+  sample: {"changed_files": ["/etc/udev/rules.d/61-guestnet-announce.rules"]}
+diff:
+  description: Before/after topology summary text.
+  returned: when diff mode
+  type: dict
+"""
+
+import signal
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.common.respawn import has_respawned, probe_interpreters_for_module, respawn_module
+
+from ansible_collections.guestnet.failover.plugins.module_utils import announce, link_apply
+from ansible_collections.guestnet.failover.plugins.module_utils.validate import ConfigError, normalize
+
+try:
+    from pyroute2 import IPRoute
+    HAS_PYROUTE2 = True
+    PYROUTE2_IMPORT_ERROR = None
+except ImportError as _exc:  # pragma: no cover - depends on the target
+    IPRoute = None
+    HAS_PYROUTE2 = False
+    PYROUTE2_IMPORT_ERROR = _exc
+
+DISTRO_HINT = "On Debian/Ubuntu install the python3-pyroute2 package (Fedora/RHEL: python3-pyroute2)."
+
+
+def _ensure_pyroute2(module):
+    if HAS_PYROUTE2:
+        return
+    if not has_respawned():
+        interpreter = probe_interpreters_for_module(["/usr/bin/python3", "/usr/libexec/platform-python"], "pyroute2")
+        if interpreter:
+            respawn_module(interpreter)
+    module.fail_json(msg="%s %s" % (missing_required_lib("pyroute2"), DISTRO_HINT), exception=str(PYROUTE2_IMPORT_ERROR))
+
+
+def install_announcer(module, groups, uppers):
+    files = announce.render_files([dict(g, upper=uppers.get(g["mac"]) or g.get("name")) for g in groups])
+    changed = announce.install(files, check_mode=module.check_mode)
+    if changed and not module.check_mode:
+        module.run_command(["udevadm", "control", "--reload"])
+        module.run_command(["systemctl", "daemon-reload"])
+    return changed
+
+
+def apply(module):
+    params = module.params
+    try:
+        groups = normalize(params["groups"], "networkd")
+    except ConfigError as exc:
+        module.fail_json(msg=str(exc))
+    sender = announce.sender() if params["announcer"] else None
+    if params["probe"]:
+        # the rollback must finish even when the change cut the controller's connection
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    with IPRoute() as ipr:
+        try:
+            result = link_apply.run(
+                ipr, groups, check_mode=module.check_mode, probe_target=params["probe"],
+                probe_method=params["probe_method"], probe_device=params["probe_device"],
+                rollback_timeout=params["rollback_timeout"], carrier_timeout=params["carrier_timeout"],
+                announcer=(lambda upper: sender["send_burst"](upper)) if sender else None)
+        except link_apply.RolledBack as exc:
+            extra = getattr(exc, "result", {}) or {}
+            module.fail_json(msg=str(exc), rolled_back=True, rollback_errors=exc.errors,
+                             probe=extra.get("probe"), groups=extra.get("groups", []))
+        except link_apply.LinkApplyError as exc:
+            module.fail_json(msg=str(exc), rolled_back=False)
+    changed = result["changed"]
+    result["announcer"] = None
+    if params["announcer"]:
+        uppers = dict((g["mac"], r["upper"]) for g, r in zip(groups, result["groups"]))
+        files = install_announcer(module, groups, uppers)
+        result["announcer"] = {"changed_files": files}
+        changed = changed or bool(files)
+    out = {"changed": changed, "groups": result["groups"], "rolled_back": False, "probe": result["probe"],
+           "announcer": result["announcer"]}
+    if "apply_seconds" in result:
+        out["apply_seconds"] = result["apply_seconds"]
+    if module._diff:
+        out["diff"] = {"before": result["before"], "after": result["after"]}
+    return out
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            groups=dict(type="list", elements="dict", required=True),
+            probe=dict(type="str"),
+            probe_method=dict(type="str", choices=["arp", "icmp"], default="arp"),
+            probe_device=dict(type="str"),
+            rollback_timeout=dict(type="int", default=30),
+            carrier_timeout=dict(type="int", default=10),
+            announcer=dict(type="bool", default=False),
+        ),
+        supports_check_mode=True,
+    )
+    _ensure_pyroute2(module)
+    module.exit_json(**apply(module))
+
+
+if __name__ == "__main__":
+    main()
