@@ -297,3 +297,59 @@ def test_run_unchanged_does_nothing(monkeypatch):
     result = la.run(FakeIPR(), [group()], reader=lambda _i: copy.deepcopy(state), probe_target="192.0.2.1",
                     prober=lambda *a: pytest.fail("probed"))
     assert not result["changed"] and result["before"] == result["after"]
+
+
+# --------------------------------------------------------------------------- netns: real netlink
+@pytest.fixture()
+def netns():
+    import os
+    import subprocess
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    name = "gnt-link"
+    if subprocess.run(["ip", "netns", "add", name], capture_output=True).returncode:
+        pytest.skip("no network namespaces")
+    try:
+        for cmd in (["link", "add", "lowA", "type", "veth", "peer", "name", "peerA"],
+                    ["link", "add", "br0", "type", "bridge"],
+                    ["link", "set", "peerA", "up"], ["link", "set", "lowA", "up"],
+                    ["addr", "add", "192.0.2.10/24", "dev", "lowA"],
+                    ["route", "add", "198.51.100.0/24", "via", "192.0.2.1", "dev", "lowA", "proto", "static"]):
+            subprocess.run(["ip", "-n", name] + cmd, check=True, capture_output=True)
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], capture_output=True)
+
+
+@pytest.mark.netns
+def test_applier_moves_addresses_and_rollback_restores(netns):
+    from pyroute2 import IPRoute
+    with IPRoute(netns=netns) as ipr:
+        before = la.read_state(ipr, proc="/nonexistent", sys_net="/nonexistent")
+        low = before["links"]["lowA"]
+        assert [a["address"] for a in la._global(low["addresses"])] == ["192.0.2.10"]
+        moved = [r for r in before["routes"] if r["proto"] == 4]
+        assert moved and moved[0]["dst"] == "198.51.100.0/24"
+        steps = [
+            {"op": "addr_flush", "dev": "lowA"},
+            {"op": "link_set", "dev": "lowA", "state": "down"},
+            {"op": "link_set", "dev": "lowA", "master": "br0"},
+            {"op": "link_set", "dev": "br0", "state": "up"},
+            {"op": "link_set", "dev": "lowA", "state": "up"},
+            {"op": "wait_carrier", "dev": "br0"},
+            {"op": "addr_add", "dev": "br0", "addr": low["addresses"][0]},
+            {"op": "route_add", "route": dict(moved[0], dev="br0")},
+        ]
+        la.Applier(ipr, carrier_timeout=5, proc="/nonexistent").run(steps)
+        after = la.read_state(ipr, proc="/nonexistent", sys_net="/nonexistent")
+        assert after["links"]["lowA"]["master"] == "br0"
+        assert la._global(after["links"]["lowA"]["addresses"]) == []
+        assert [a["address"] for a in la._global(after["links"]["br0"]["addresses"])] == ["192.0.2.10"]
+        assert any(r["dev"] == "br0" and r["dst"] == "198.51.100.0/24" for r in after["routes"])
+        errors = la.rollback(ipr, la.restrict(before, {"lowA", "br0"}), after, [], proc="/nonexistent")
+        assert errors == []
+        again = la.read_state(ipr, proc="/nonexistent", sys_net="/nonexistent")
+        assert again["links"]["lowA"]["master"] is None
+        assert [a["address"] for a in la._global(again["links"]["lowA"]["addresses"])] == ["192.0.2.10"]
+        assert la._global(again["links"]["br0"]["addresses"]) == []
+        assert any(r["dev"] == "lowA" and r["dst"] == "198.51.100.0/24" for r in again["routes"])
