@@ -1,0 +1,93 @@
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Extras around the stack files: cloud-init drop-in, initramfs hook / dracut module, teamd JSON."""
+from __future__ import annotations
+
+import json
+
+from ansible_collections.guestnet.failover.plugins.module_utils import render_ifupdown, render_networkmanager
+
+CLOUD_INIT = "etc/cloud/cloud.cfg.d/99-guestnet-failover.cfg"
+INITRAMFS_TOOLS_HOOK = "etc/initramfs-tools/hooks/guestnet-failover"
+DRACUT_MODULE = "usr/lib/dracut/modules.d/90guestnet-failover/module-setup.sh"
+INITRAMFS_KINDS = ("initramfs-tools", "dracut", "none")
+
+
+def cloud_init():
+    """Stop cloud-init from writing network configuration that matches the shared MAC."""
+    return ("# cloud-init would match the PV/VF MAC alone (\"duplicate mac found!\") and rewrite\n"
+            "# the network configuration on every boot; guestnet.failover owns it instead.\n"
+            "network: {config: disabled}\n")
+
+
+def initramfs_tools_hook(paths):
+    """initramfs-tools hook copying our udev rules and .link files into the initramfs."""
+    lines = [
+        "#!/bin/sh",
+        "# Copy the failover udev rules and .link files into the initramfs so the lower",
+        "# devices are left alone and the uppers keep their names there too.",
+        'PREREQ="udev"',
+        'prereqs() { echo "$PREREQ"; }',
+        'case "$1" in',
+        "prereqs)",
+        "    prereqs",
+        "    exit 0",
+        "    ;;",
+        "esac",
+        ". /usr/share/initramfs-tools/hook-functions",
+        "for file in %s; do" % " ".join("/" + p for p in paths),
+        '    [ -e "$file" ] && copy_file config "$file"',
+        "done",
+        "exit 0",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def dracut_module(paths):
+    """dracut module-setup.sh installing the same files."""
+    lines = [
+        "#!/bin/bash",
+        "# Copy the failover udev rules and .link files into the initramfs.",
+        "check() {",
+        "    return 0",
+        "}",
+        "depends() {",
+        '    echo "udev-rules"',
+        "    return 0",
+        "}",
+        "install() {",
+        "    local file",
+        "    for file in %s; do" % " ".join("/" + p for p in paths),
+        '        [ -e "$file" ] && inst_simple "$file"',
+        "    done",
+        "    return 0",
+        "}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def teamd_conf(group):
+    """teamd JSON for ifupdown: runner and link watch; ports join from their own stanzas."""
+    return json.dumps(json.loads(render_networkmanager.team_config(group)), sort_keys=True, indent=4) + "\n"
+
+
+def render(groups, options):
+    """Return {path: content} for the extras asked for in ``options``.
+
+    ``options``: backend, cloud_init (bool), initramfs (initramfs-tools | dracut | none),
+    initramfs_files (relative paths to copy into the initramfs).
+    """
+    files = {}
+    if options.get("cloud_init"):
+        files[CLOUD_INIT] = cloud_init()
+    paths = sorted(options.get("initramfs_files") or [])
+    kind = options.get("initramfs", "none")
+    if paths and kind == "initramfs-tools":
+        files[INITRAMFS_TOOLS_HOOK] = initramfs_tools_hook(paths)
+    elif paths and kind == "dracut":
+        files[DRACUT_MODULE] = dracut_module(paths)
+    if options.get("backend") == "ifupdown":
+        for group in groups:
+            if group["model"] == "team":
+                files[render_ifupdown.teamd_conf_path(group["name"])] = teamd_conf(group)
+    return files

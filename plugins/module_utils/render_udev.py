@@ -1,0 +1,94 @@
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""udev: lower devices left alone, persistent names for uppers and bond/team ports.
+
+Rules live in ``81-guestnet-failover.rules``: they need ``ID_NET_DRIVER`` (the ethtool driver,
+set by ``80-net-setup-link.rules``), because ``DRIVERS==`` walks up to the parent device and the
+net_failover master's parent is the virtio device, so it cannot tell master from standby.
+They only set properties (NM_UNMANAGED, ID_NET_MANAGED_BY) and the lower's ``disable_ipv6``
+sysctl, so running after 80 is fine; NetworkManager and networkd read the udev database later.
+
+Names come from ``.link`` files (``10-`` sorts before the distro's ``99-default.link``): the
+``net_setup_link`` builtin matches them on MAC + ethtool driver, which a rule before 80 cannot.
+A name is never keyed on the VF's PCI address.
+"""
+from __future__ import annotations
+
+RULES = "etc/udev/rules.d/81-guestnet-failover.rules"
+LINK_DIR = "etc/systemd/network"
+MANAGED_BY = "guestnet.failover"
+UPPER_DRIVER = {"net_failover": "net_failover", "netvsc": "hv_netvsc"}
+
+
+def link_path(name):
+    """Path of the .link file naming ``name``."""
+    return "%s/10-guestnet-failover-%s.link" % (LINK_DIR, name)
+
+
+def _link(name, mac, drivers, comment):
+    return ("# %s\n"
+            "[Match]\n"
+            "MACAddress=%s\n"
+            "Driver=%s\n"
+            "\n"
+            "[Link]\n"
+            "Name=%s\n"
+            "MACAddressPolicy=none\n") % (comment, mac, " ".join(drivers), name)
+
+
+def _rule(mac, drivers, unmanaged_nm, managed_by, silent):
+    keys = ['ENV{ID_NET_DRIVER}=="%s"' % "|".join(drivers), 'ATTR{address}=="%s"' % mac]
+    if unmanaged_nm:
+        keys.append('ENV{NM_UNMANAGED}="1"')
+    if managed_by:
+        keys.append('ENV{ID_NET_MANAGED_BY}="%s"' % MANAGED_BY)
+    if silent:
+        # %k: the kernel name the device has while the rules run (a rename happens after them)
+        keys.append('SYSCTL{net/ipv6/conf/%k/disable_ipv6}="1"')
+    if len(keys) == 2:
+        return None
+    return ", ".join(keys)
+
+
+def render(groups, options):
+    """Return {path: content} for the udev rules and .link files of ``groups``."""
+    backend = options["backend"]
+    silent = options.get("lowers_silent", True)
+    files = {}
+    lines = [
+        "# Lower devices of failover groups carry no L3 configuration: NetworkManager and",
+        "# systemd-networkd (>= 255, ID_NET_MANAGED_BY) leave them alone and IPv6 is off so",
+        "# only the upper device has a link-local address (no DAD failure).",
+        'SUBSYSTEM!="net", GOTO="guestnet_failover_end"',
+        'ACTION=="remove", GOTO="guestnet_failover_end"',
+    ]
+    for group in groups:
+        model = group["model"]
+        lines.append("")
+        if model in ("net_failover", "netvsc"):
+            upper = group["name"] or "(unnamed, matched by MAC)"
+            lines.append("# %s group %s, upper %s" % (model, group["mac"], upper))
+            lowers = ([group["pv_driver"]] if model == "net_failover" else []) + group["vf_match"]
+            lines.append(_rule(group["mac"], lowers, True, True, silent))
+            if group["name"]:
+                files[link_path(group["name"])] = _link(
+                    group["name"], group["mac"], [UPPER_DRIVER[model]],
+                    "%s upper of %s: matched by MAC and driver, never the VF's PCI path" % (model, group["mac"]))
+            continue
+        # bond/team: the stack enslaves the ports, so it has to manage them
+        lines.append("# %s %s ports: PV %s, VF %s" % (model, group["name"], group["pv_name"], group["vf_name"]))
+        nm_off = backend in ("networkd", "ifupdown")
+        networkd_off = backend in ("NetworkManager", "ifupdown")
+        for mac, drivers in ((group["mac"], [group["pv_driver"]]), (group["vf_mac"], group["vf_match"])):
+            rule = _rule(mac, drivers, nm_off, networkd_off, silent)
+            if rule:
+                lines.append(rule)
+        files[link_path(group["pv_name"])] = _link(
+            group["pv_name"], group["mac"], [group["pv_driver"]], "%s port (PV) of %s" % (model, group["name"]))
+        files[link_path(group["vf_name"])] = _link(
+            group["vf_name"], group["vf_mac"], group["vf_match"], "%s port (VF) of %s" % (model, group["name"]))
+    lines.append("")
+    lines.append('LABEL="guestnet_failover_end"')
+    if groups:
+        files[RULES] = "\n".join(lines) + "\n"
+    return files

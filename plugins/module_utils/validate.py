@@ -1,0 +1,375 @@
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""One validation layer for every value that lands in a generated file.
+
+``normalize(groups, backend)`` checks the desired groups (docs/data-model.md "Desired group"),
+applies defaults and returns canonical copies. Renderers only ever see normalized groups, so
+they can interpolate values without escaping: every string that reaches a file matched one of
+the strict patterns below (no whitespace, quotes, ``%``, ``*``, ``/``, ``$``, newlines ...).
+"""
+from __future__ import annotations
+
+import ipaddress
+import re
+
+BACKENDS = ("networkd", "NetworkManager", "netplan", "ifupdown")
+MODELS = ("net_failover", "netvsc", "bond", "team")
+
+# The kernel's dev_valid_name() refuses "", ".", "..", "/", ":" and whitespace and
+# allows up to IFNAMSIZ - 1 = 15 bytes. We are stricter: names also go into udev rules,
+# sysctl paths, file names, ifupdown stanzas (where "." means a VLAN) and shell lines.
+IFNAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,14}$")
+RESERVED_NAMES = ("all", "default", "lo", "bonding_masters")
+MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+DRIVER_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+# ethtool driver names that are never a VF or a PV of a pair
+UPPER_DRIVERS = ("net_failover", "bonding", "team")
+
+DEFAULT_PV = {"net_failover": "virtio_net", "netvsc": "hv_netvsc"}
+GROUP_KEYS = ("name", "model", "mac", "pv_driver", "vf_drivers", "ipv4", "ipv6", "dns",
+              "bond", "team", "vf_mac_settable", "pv_name", "vf_name", "vf_mac")
+# The PCI driver and the netdev (ethtool) driver differ for some VFs; match both.
+DRIVER_ALIASES = {"mlx4_core": ("mlx4_en",), "mlx4_en": ("mlx4_core",)}
+
+BOND_KEYS = ("mode", "miimon", "updelay", "downdelay", "arp_interval", "arp_ip_target",
+             "arp_validate", "arp_all_targets", "fail_over_mac", "primary_reselect",
+             "num_grat_arp", "num_unsol_na")
+BOND_MODES_WITH_PRIMARY = ("active-backup", "balance-tlb", "balance-alb")
+BOND_CHOICES = {
+    "fail_over_mac": ("none", "active", "follow"),
+    "primary_reselect": ("always", "better", "failure"),
+    "arp_validate": ("none", "active", "backup", "all", "filter", "filter_active", "filter_backup"),
+    "arp_all_targets": ("any", "all"),
+}
+TEAM_KEYS = ("hwaddr_policy", "link_watch", "delay_up", "delay_down", "notify_peers", "mcast_rejoin")
+TEAM_HWADDR = ("same_all", "by_active", "only_active")
+
+
+class ConfigError(ValueError):
+    """A desired group or option cannot be rendered; the message names the offending field."""
+
+
+def _field(index, key, group=None):
+    label = "groups[%d]" % index
+    if group is not None and isinstance(group.get("name"), str) and IFNAME_RE.match(group["name"]):
+        label += " (%s)" % group["name"]
+    return "%s.%s" % (label, key) if key else label
+
+
+def check_ifname(value, field):
+    """Return ``value`` if it is a safe interface name, else raise ConfigError naming ``field``."""
+    if not isinstance(value, str):
+        raise ConfigError("%s: interface name must be a string, got %r" % (field, value))
+    raw = value.encode("utf-8", "replace")
+    if not 1 <= len(raw) <= 15:
+        raise ConfigError("%s: interface name %r must be 1-15 bytes (IFNAMSIZ), it has %d" % (field, value, len(raw)))
+    if not IFNAME_RE.match(value):
+        raise ConfigError("%s: interface name %r may only contain letters, digits, '_' and '-' and must not "
+                          "start with '-' (no '/', ':', '.', '%%', '*', quotes, whitespace or newlines)" % (field, value))
+    if value in RESERVED_NAMES:
+        raise ConfigError("%s: interface name %r is reserved" % (field, value))
+    return value
+
+
+def check_mac(value, field):
+    """Return the lower-case MAC or raise ConfigError."""
+    if not isinstance(value, str) or not MAC_RE.match(value.lower()):
+        raise ConfigError("%s: %r is not a MAC address like 52:54:00:12:34:56" % (field, value))
+    mac = value.lower()
+    if int(mac[:2], 16) & 1:
+        raise ConfigError("%s: %s is a multicast address, a NIC's permanent MAC is unicast" % (field, mac))
+    if mac == "00:00:00:00:00:00":
+        raise ConfigError("%s: the all-zero MAC cannot identify a device" % field)
+    return mac
+
+
+def check_driver(value, field):
+    """Return a kernel driver name or raise ConfigError."""
+    if not isinstance(value, str) or not DRIVER_RE.match(value):
+        raise ConfigError("%s: %r is not a driver name ([A-Za-z0-9_-], 1-32 characters)" % (field, value))
+    return value
+
+
+def check_backend(value):
+    """Return a concrete backend name or raise ConfigError."""
+    if value not in BACKENDS:
+        raise ConfigError("backend: unknown backend %r, expected one of %s" % (value, ", ".join(BACKENDS)))
+    return value
+
+
+def _int(value, field, low, high):
+    if isinstance(value, bool) or not isinstance(value, int):
+        try:
+            if isinstance(value, str) and value.strip().isdigit():
+                value = int(value)
+            else:
+                raise ValueError
+        except ValueError:
+            raise ConfigError("%s: %r is not an integer" % (field, value))
+    if not low <= value <= high:
+        raise ConfigError("%s: %d is out of range %d-%d" % (field, value, low, high))
+    return value
+
+
+def _choice(value, field, choices):
+    if value not in choices:
+        raise ConfigError("%s: %r is not one of %s" % (field, value, ", ".join(choices)))
+    return value
+
+
+def _dict(value, field, keys):
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError("%s: expected a mapping, got %r" % (field, value))
+    unknown = sorted(str(k) for k in value if k not in keys)
+    if unknown:
+        raise ConfigError("%s: unknown key(s) %s, expected some of %s" % (field, ", ".join(unknown), ", ".join(keys)))
+    return value
+
+
+def _ip_family(version):
+    return "IPv4" if version == 4 else "IPv6"
+
+
+def _addressing(value, field, version):
+    methods = ("dhcp", "static", "disabled") if version == 4 else ("auto", "static", "disabled")
+    cfg = _dict(value, field, ("method", "addresses", "gateway"))
+    method = cfg.get("method", methods[0])
+    _choice(method, field + ".method", methods)
+    out = {"method": method, "addresses": [], "gateway": None}
+    if method != "static":
+        if cfg.get("addresses") or cfg.get("gateway"):
+            raise ConfigError("%s: addresses and gateway need method: static, method is %s" % (field, method))
+        return out
+    addresses = cfg.get("addresses")
+    if not isinstance(addresses, list) or not addresses:
+        raise ConfigError("%s.addresses: method static needs a non-empty list of %s addresses with prefix length" % (field, _ip_family(version)))
+    for i, addr in enumerate(addresses):
+        sub = "%s.addresses[%d]" % (field, i)
+        if not isinstance(addr, str) or "/" not in addr:
+            raise ConfigError("%s: %r must be an address with prefix length, e.g. %s" % (sub, addr, "192.0.2.10/24" if version == 4 else "2001:db8::10/64"))
+        try:
+            iface = ipaddress.ip_interface(addr)
+        except ValueError as exc:
+            raise ConfigError("%s: %r is not a valid address: %s" % (sub, addr, exc))
+        if iface.version != version:
+            raise ConfigError("%s: %r is not an %s address" % (sub, addr, _ip_family(version)))
+        out["addresses"].append(str(iface))
+    gateway = cfg.get("gateway")
+    if gateway not in (None, ""):
+        try:
+            gw = ipaddress.ip_address(gateway)
+        except ValueError:
+            raise ConfigError("%s.gateway: %r is not an IP address" % (field, gateway))
+        if gw.version != version:
+            raise ConfigError("%s.gateway: %r is not an %s address" % (field, gateway, _ip_family(version)))
+        out["gateway"] = str(gw)
+    return out
+
+
+def _dns(value, field):
+    if value in (None, ""):
+        return []
+    if not isinstance(value, list):
+        raise ConfigError("%s: expected a list of IP addresses, got %r" % (field, value))
+    out = []
+    for i, server in enumerate(value):
+        try:
+            out.append(str(ipaddress.ip_address(server)))
+        except ValueError:
+            raise ConfigError("%s[%d]: %r is not an IP address" % (field, i, server))
+    return out
+
+
+def normalize_bond(value, field, vf_mac_settable):
+    """Validate bond options the way linux-system-roles/network does and apply failover defaults."""
+    cfg = dict(_dict(value, field, BOND_KEYS + ("primary",)))
+    if "primary" in cfg:
+        raise ConfigError("%s.primary: the primary port is always the VF (matched by driver and MAC); do not set it" % field)
+    mode = _choice(cfg.get("mode", "active-backup"), field + ".mode",
+                   ("active-backup", "balance-rr", "balance-xor", "broadcast", "802.3ad", "balance-tlb", "balance-alb"))
+    if mode != "active-backup":
+        raise ConfigError("%s.mode: %s does not give PV/VF failover, only active-backup does" % (field, mode))
+    out = {"mode": mode}
+    for key in ("miimon", "updelay", "downdelay", "arp_interval"):
+        if cfg.get(key) is not None:
+            out[key] = _int(cfg[key], "%s.%s" % (field, key), 0, 2 ** 31 - 1)
+    for key in ("num_grat_arp", "num_unsol_na"):
+        if cfg.get(key) is not None:
+            out[key] = _int(cfg[key], "%s.%s" % (field, key), 1, 255)
+    for key, choices in BOND_CHOICES.items():
+        if cfg.get(key) is not None:
+            out[key] = _choice(cfg[key], "%s.%s" % (field, key), choices)
+    targets = cfg.get("arp_ip_target")
+    if targets not in (None, "", []):
+        if isinstance(targets, str):
+            targets = [t.strip() for t in targets.split(",")]
+        if not isinstance(targets, list):
+            raise ConfigError("%s.arp_ip_target: expected a list of IPv4 addresses" % field)
+        if len(targets) > 16:
+            raise ConfigError("%s.arp_ip_target: at most 16 targets (BOND_MAX_ARP_TARGETS)" % field)
+        checked = []
+        for i, target in enumerate(targets):
+            try:
+                addr = ipaddress.ip_address(target)
+            except ValueError:
+                addr = None
+            if addr is None or addr.version != 4:
+                raise ConfigError("%s.arp_ip_target[%d]: %r is not an IPv4 address" % (field, i, target))
+            checked.append(str(addr))
+        out["arp_ip_target"] = checked
+
+    arp = out.get("arp_interval", 0)
+    if arp and out.get("miimon"):
+        raise ConfigError("%s: miimon and arp_interval are mutually exclusive, set one of them to 0" % field)
+    if "arp_ip_target" in out and not arp:
+        raise ConfigError("%s.arp_ip_target: needs arp_interval > 0" % field)
+    if arp and "arp_ip_target" not in out:
+        raise ConfigError("%s.arp_interval: needs arp_ip_target" % field)
+    for key in ("arp_validate", "arp_all_targets"):
+        if key in out and not arp:
+            raise ConfigError("%s.%s: needs arp_interval > 0" % (field, key))
+    if not arp:
+        out.setdefault("miimon", 100)
+    miimon = out.get("miimon", 0)
+    for key in ("updelay", "downdelay"):
+        delay = out.get(key, 0)
+        if delay and not miimon:
+            raise ConfigError("%s.%s: needs miimon > 0" % (field, key))
+        if delay and delay % miimon:
+            raise ConfigError("%s.%s: %d is not a multiple of miimon (%d)" % (field, key, delay, miimon))
+        if miimon:
+            out.setdefault(key, 0)
+    if miimon == 0 and not arp:
+        raise ConfigError("%s: with miimon 0 and no arp_interval the bond never notices the VF going away" % field)
+    if "num_grat_arp" in out and "num_unsol_na" in out and out["num_grat_arp"] != out["num_unsol_na"]:
+        raise ConfigError("%s: num_grat_arp (%d) and num_unsol_na (%d) are one kernel parameter and must be equal"
+                          % (field, out["num_grat_arp"], out["num_unsol_na"]))
+    count = out.get("num_grat_arp", out.get("num_unsol_na", 3))
+    out["num_grat_arp"] = out["num_unsol_na"] = count
+    if "fail_over_mac" not in out:
+        out["fail_over_mac"] = "none" if vf_mac_settable else "active"
+    elif out["fail_over_mac"] == "none" and not vf_mac_settable:
+        raise ConfigError("%s.fail_over_mac: none needs a VF that can take the PV's MAC, but vf_mac_settable is false; use active" % field)
+    out.setdefault("primary_reselect", "always")
+    return out
+
+
+def normalize_team(value, field, vf_mac_settable):
+    """Validate teamd activebackup options and apply failover defaults."""
+    cfg = _dict(value, field, TEAM_KEYS)
+    out = {}
+    policy = cfg.get("hwaddr_policy", "same_all" if vf_mac_settable else "by_active")
+    out["hwaddr_policy"] = _choice(policy, field + ".hwaddr_policy", TEAM_HWADDR)
+    if out["hwaddr_policy"] == "same_all" and not vf_mac_settable:
+        raise ConfigError("%s.hwaddr_policy: same_all needs a VF that can take the PV's MAC, but vf_mac_settable is false; use by_active" % field)
+    out["link_watch"] = _choice(cfg.get("link_watch", "ethtool"), field + ".link_watch", ("ethtool",))
+    out["delay_up"] = _int(cfg.get("delay_up", 0), field + ".delay_up", 0, 600000)
+    out["delay_down"] = _int(cfg.get("delay_down", 0), field + ".delay_down", 0, 600000)
+    out["notify_peers"] = _int(cfg.get("notify_peers", 3), field + ".notify_peers", 0, 255)
+    out["mcast_rejoin"] = _int(cfg.get("mcast_rejoin", 1), field + ".mcast_rejoin", 0, 255)
+    return out
+
+
+def _normalize_group(index, group):
+    if not isinstance(group, dict):
+        raise ConfigError("groups[%d]: expected a mapping, got %r" % (index, group))
+    unknown = sorted(str(k) for k in group if k not in GROUP_KEYS)
+    if unknown:
+        raise ConfigError("%s: unknown key(s) %s" % (_field(index, None, group), ", ".join(unknown)))
+    model = group.get("model")
+    if model not in MODELS:
+        raise ConfigError("%s: unknown model %r, expected one of %s" % (_field(index, "model", group), model, ", ".join(MODELS)))
+    out = {"model": model}
+    out["mac"] = check_mac(group.get("mac"), _field(index, "mac", group))
+    name = group.get("name")
+    if name in (None, ""):
+        if model in ("bond", "team"):
+            raise ConfigError("%s: a %s group needs the name of the %s device to create" % (_field(index, "name", group), model, model))
+        out["name"] = None
+    else:
+        out["name"] = check_ifname(name, _field(index, "name", group))
+    pv = group.get("pv_driver") or DEFAULT_PV.get(model)
+    if pv is None:
+        raise ConfigError("%s: a %s group needs the PV's driver (virtio_net, vmxnet3, vif, ...)" % (_field(index, "pv_driver", group), model))
+    out["pv_driver"] = check_driver(pv, _field(index, "pv_driver", group))
+    if model == "netvsc" and out["pv_driver"] != "hv_netvsc":
+        raise ConfigError("%s: a netvsc group's device is driven by hv_netvsc, not %s" % (_field(index, "pv_driver", group), out["pv_driver"]))
+    if out["pv_driver"] in UPPER_DRIVERS:
+        raise ConfigError("%s: %s is an upper device's driver, not a PV's" % (_field(index, "pv_driver", group), out["pv_driver"]))
+    vfs = group.get("vf_drivers")
+    if not isinstance(vfs, list) or not vfs:
+        raise ConfigError("%s: a non-empty list of VF drivers is needed to tell the VF from the PV" % _field(index, "vf_drivers", group))
+    seen = []
+    for i, drv in enumerate(vfs):
+        sub = _field(index, "vf_drivers[%d]" % i, group)
+        check_driver(drv, sub)
+        if drv == out["pv_driver"] or drv in UPPER_DRIVERS or drv == "hv_netvsc":
+            raise ConfigError("%s: %s cannot be a VF driver (it drives the PV or an upper device)" % (sub, drv))
+        if drv not in seen:
+            seen.append(drv)
+    out["vf_drivers"] = seen
+    match = list(seen)
+    for drv in seen:
+        match.extend(a for a in DRIVER_ALIASES.get(drv, ()) if a not in match)
+    out["vf_match"] = match
+    settable = group.get("vf_mac_settable", True)
+    if not isinstance(settable, bool):
+        raise ConfigError("%s: expected true or false, got %r" % (_field(index, "vf_mac_settable", group), settable))
+    out["vf_mac_settable"] = settable
+    out["ipv4"] = _addressing(group.get("ipv4"), _field(index, "ipv4", group), 4)
+    out["ipv6"] = _addressing(group.get("ipv6"), _field(index, "ipv6", group), 6)
+    out["dns"] = _dns(group.get("dns"), _field(index, "dns", group))
+    for key in ("bond", "team"):
+        if group.get(key) and model != key:
+            raise ConfigError("%s: %s options given for a %s group" % (_field(index, key, group), key, model))
+    if model in ("bond", "team"):
+        for key, suffix in (("pv_name", "pv"), ("vf_name", "vf")):
+            port = group.get(key) or "%s%s" % (out["name"], suffix)
+            out[key] = check_ifname(port, _field(index, key, group) + (" (default: name + %r, shorten name)" % suffix if not group.get(key) else ""))
+        out["vf_mac"] = check_mac(group.get("vf_mac") or out["mac"], _field(index, "vf_mac", group))
+        if out["pv_name"] == out["vf_name"]:
+            raise ConfigError("%s: the PV and VF port names are both %r" % (_field(index, "vf_name", group), out["pv_name"]))
+    else:
+        for key in ("pv_name", "vf_name", "vf_mac"):
+            if group.get(key):
+                raise ConfigError("%s: only for bond and team ports; the kernel pairs %s lowers by MAC" % (_field(index, key, group), model))
+    if model == "bond":
+        out["bond"] = normalize_bond(group.get("bond"), _field(index, "bond", group), settable)
+    if model == "team":
+        out["team"] = normalize_team(group.get("team"), _field(index, "team", group), settable)
+    out["id"] = out["name"] or out["mac"].replace(":", "")
+    return out
+
+
+def normalize(groups, backend):
+    """Validate ``groups`` for ``backend`` and return normalized copies; raise ConfigError."""
+    check_backend(backend)
+    if groups is None:
+        groups = []
+    if not isinstance(groups, list):
+        raise ConfigError("groups: expected a list of groups, got %r" % (groups,))
+    out = [_normalize_group(i, g) for i, g in enumerate(groups)]
+    macs = {}
+    names = {}
+    for i, group in enumerate(out):
+        if group["mac"] in macs:
+            raise ConfigError("groups[%d].mac: %s is also the MAC of groups[%d]; one group per PV/VF pair" % (i, group["mac"], macs[group["mac"]]))
+        macs[group["mac"]] = i
+        own = [("name", group["name"])] + [(k, group.get(k)) for k in ("pv_name", "vf_name")]
+        for key, name in own:
+            if not name:
+                continue
+            if name in names:
+                other_i, other_key = names[name]
+                if key == "name" or other_key == "name":
+                    raise ConfigError("groups[%d].%s: %r is already used by groups[%d].%s; an upper device cannot share a name "
+                                      "with a lower device or another upper" % (i, key, name, other_i, other_key))
+                raise ConfigError("groups[%d].%s: %r is already used by groups[%d].%s" % (i, key, name, other_i, other_key))
+            names[name] = (i, key)
+        if backend in ("networkd", "netplan") and group["model"] == "team":
+            raise ConfigError("groups[%d].model: %s has no team support; use backend NetworkManager or ifupdown, or model bond" % (i, backend))
+        if backend == "ifupdown" and not group["name"]:
+            raise ConfigError("groups[%d].name: ifupdown configures interfaces by name, set a persistent name for the %s device" % (i, group["model"]))
+    return out

@@ -1,0 +1,375 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright: guestnet.failover contributors
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: failover_config
+short_description: Write persistent network failover configuration (udev, networkd, NetworkManager, netplan, ifupdown)
+version_added: 0.1.0
+description:
+  - Writes the files that make each desired failover group (see the collection's C(docs/data-model.md),
+    "Desired group") come up right on every boot, for one network stack.
+  - Lower devices (net_failover standby and primary, the netvsc VF) are left alone by every stack
+    (udev C(NM_UNMANAGED), C(ID_NET_MANAGED_BY), networkd C(Unmanaged=yes)) and get IPv6 off, so only
+    the upper device carries L3 configuration and its link-local address passes DAD.
+  - Uppers are matched by MAC plus driver (C(net_failover), C(hv_netvsc)), never by MAC alone and never by
+    the VF's PCI address; a group with a O(groups[].name) gets that persistent name through a C(.link) file.
+  - Bond and team groups get an active-backup master with the PV's permanent MAC, the VF (matched by
+    driver and MAC) as primary, and fast failover defaults.
+  - Every value is validated before anything is written; an invalid group fails the task and writes nothing.
+  - Files carry a C(Managed by guestnet.failover) header; files with that header that are no longer
+    planned are removed, so changing the backend or the groups leaves nothing stale behind.
+  - With O(root) other than C(/) (building an image) only files under O(root) are written; nothing is
+    reloaded or rebuilt and no service is asked anything.
+author:
+  - guestnet.failover contributors
+options:
+  groups:
+    description:
+      - Desired groups, as produced by the P(guestnet.failover.desired_groups#filter) filter.
+      - Keys C(name), C(model) (C(net_failover), C(netvsc), C(bond), C(team)), C(mac) (the PV's permanent MAC),
+        C(pv_driver), C(vf_drivers), C(ipv4) (C(method) C(dhcp), C(static) or C(disabled), C(addresses), C(gateway)),
+        C(ipv6) (C(method) C(auto), C(static) or C(disabled), C(addresses), C(gateway)), C(dns).
+      - Bond and team groups also take C(vf_mac_settable) (default true; false selects C(fail_over_mac=active)
+        and C(hwaddr_policy=by_active)), C(vf_mac) (default C(mac)), C(pv_name) and C(vf_name) (port names,
+        default C(name) + C(pv) / C(vf)), and C(bond) (C(miimon), C(updelay), C(downdelay), C(arp_interval),
+        C(arp_ip_target), C(arp_validate), C(arp_all_targets), C(fail_over_mac), C(primary_reselect),
+        C(num_grat_arp), C(num_unsol_na)) or C(team) (C(hwaddr_policy), C(link_watch), C(delay_up),
+        C(delay_down), C(notify_peers), C(mcast_rejoin)) options.
+      - Bond options follow the kernel rules (miimon and arp_interval exclusive, arp_ip_target needs arp_interval,
+        updelay/downdelay multiples of miimon, num_grat_arp equal to num_unsol_na).
+    type: list
+    elements: dict
+    required: true
+  backend:
+    description:
+      - Network stack to write for.
+      - C(auto) picks netplan when it has configuration of its own, else the first of NetworkManager,
+        systemd-networkd and ifupdown (C(networking.service)) that is active, or, under an image O(root),
+        enabled (unit symlinks under C(etc/systemd/system/*.wants)).
+      - systemd-networkd and netplan have no team support; team groups need C(NetworkManager) or C(ifupdown).
+    type: str
+    choices: [auto, networkd, NetworkManager, netplan, ifupdown]
+    default: auto
+  root:
+    description:
+      - Root of the system to configure. Anything but C(/) is an image root where only files are written.
+    type: path
+    default: /
+  initramfs:
+    description:
+      - Copy the udev rules and C(.link) files into the initramfs with an initramfs-tools hook or a dracut module.
+      - C(auto) picks by what is installed under O(root).
+    type: str
+    choices: [auto, initramfs-tools, dracut, none]
+    default: auto
+  initramfs_rebuild:
+    description:
+      - On a running host, rebuild the initramfs (C(update-initramfs -u) or C(dracut -f)) when a file it contains changed.
+      - Under an image O(root) the initramfs is never rebuilt; RV(initramfs_rebuild_needed) tells the caller to do
+        it in the chroot.
+    type: bool
+    default: true
+  cloud_init:
+    description:
+      - Install C(/etc/cloud/cloud.cfg.d/99-guestnet-failover.cfg) with C(network: {config: disabled}) so cloud-init
+        stops rewriting the network configuration (it matches the shared MAC alone).
+    type: bool
+    default: false
+  remove_legacy:
+    description:
+      - Remove bondvf.sh-era bond files (C(ifcfg-bondvf*) and their slaves, C(interfaces.d/bondvf*)) and stale Azure VF
+        udev rules (C(68-azure-sriov-nm-unmanaged.rules), C(10-azure-unmanaged-sriov.rules) under C(/etc)), only when
+        their content matches the known pattern.
+    type: bool
+    default: false
+  backup:
+    description:
+      - Keep a timestamped copy of every file before it is replaced or removed.
+    type: bool
+    default: false
+  lowers_silent:
+    description:
+      - Turn IPv6 off on lower devices (udev C(SYSCTL{net/ipv6/conf/%k/disable_ipv6})).
+    type: bool
+    default: true
+  announcer:
+    description:
+      - Also write the announcer files of M(guestnet.failover.failover_link) (udev rule, oneshot unit, sender script),
+        so an image built under O(root) sends gratuitous ARP and unsolicited NA on failover from the first boot.
+      - Every group needs a O(groups[].name) for it.
+    type: bool
+    default: false
+  reload:
+    description:
+      - On a running host, when files changed, run C(udevadm control --reload) (udev rules or C(.link) files changed)
+        and C(networkctl reload), C(nmcli connection reload) or C(netplan generate) (stack files changed).
+    type: bool
+    default: true
+attributes:
+  check_mode:
+    support: full
+    description: Reports exactly the files and actions a real run would change and run.
+  diff_mode:
+    support: full
+    description: One before/after entry per changed file.
+  platform:
+    platforms: linux
+    support: full
+notes:
+  - Upper names through C(.link) files apply when a device is added (next boot or hotplug); renaming a live
+    device is the job of M(guestnet.failover.failover_link).
+  - Pick upper names outside the kernel's C(ethN) namespace where possible, a rename onto a name the kernel
+    gave another device fails.
+seealso:
+  - module: guestnet.failover.netdev_facts
+  - module: guestnet.failover.failover_link
+"""
+
+EXAMPLES = r"""
+- name: Persistent configuration for the discovered KVM failover groups
+  guestnet.failover.failover_config:
+    groups: "{{ ansible_facts.guestnet_failover.groups | guestnet.failover.desired_groups('kvm') }}"
+    backend: auto
+
+- name: net_failover group with a static address, for systemd-networkd
+  guestnet.failover.failover_config:
+    backend: networkd
+    groups:
+      - name: lan0
+        model: net_failover
+        mac: "52:54:00:12:34:56"
+        pv_driver: virtio_net
+        vf_drivers: [mlx5_core, ixgbevf, iavf]
+        ipv4: {method: static, addresses: [192.0.2.10/24], gateway: 192.0.2.1}
+        ipv6: {method: auto}
+        dns: [192.0.2.53]
+
+- name: Bond fallback for a VF that cannot take the PV's MAC, in an image being built
+  guestnet.failover.failover_config:
+    root: /srv/image
+    backend: NetworkManager
+    cloud_init: true
+    groups:
+      - name: bond0
+        model: bond
+        mac: "52:54:00:aa:bb:cc"
+        pv_driver: virtio_net
+        vf_drivers: [iavf]
+        vf_mac_settable: false
+        bond: {miimon: 100, num_grat_arp: 3}
+  register: image_net
+
+- name: Rebuild the image's initramfs when the rules changed
+  ansible.builtin.command: chroot /srv/image update-initramfs -u
+  when: image_net.initramfs_rebuild_needed
+  changed_when: true
+"""
+
+RETURN = r"""
+changed:
+  description: Whether any file was (or in check mode would be) written or removed.
+  returned: always
+  type: bool
+files:
+  description: Absolute paths of the files written or removed (or that would be in check mode).
+  returned: always
+  type: list
+  elements: str
+  sample: [/etc/systemd/network/05-guestnet-failover-lan0.network, /etc/udev/rules.d/81-guestnet-failover.rules]
+removed:
+  description: The subset of RV(files) that was removed (stale files of ours, legacy files).
+  returned: always
+  type: list
+  elements: str
+backups:
+  description: Map of changed file to its backup copy, with O(backup=true).
+  returned: always
+  type: dict
+backend:
+  description: The backend written for (the detected one with O(backend=auto)).
+  returned: always
+  type: str
+  sample: networkd
+initramfs:
+  description: The initramfs kind used (the detected one with O(initramfs=auto)).
+  returned: always
+  type: str
+  sample: initramfs-tools
+image_mode:
+  description: True when O(root) is not C(/).
+  returned: always
+  type: bool
+actions:
+  description: Commands run (or that would run in check mode) after the files changed.
+  returned: always
+  type: list
+  elements: str
+  sample: [udevadm control --reload, networkctl reload, update-initramfs -u]
+initramfs_rebuild_needed:
+  description:
+    - True when a file copied into the initramfs changed and the initramfs was not rebuilt here
+      (image mode, or O(initramfs_rebuild=false)); rebuild it in the chroot.
+  returned: always
+  type: bool
+planned:
+  description: Every file of the plan (absolute paths), changed or not.
+  returned: always
+  type: list
+  elements: str
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.guestnet.failover.plugins.module_utils import files as filesmod
+from ansible_collections.guestnet.failover.plugins.module_utils import plan, validate
+
+# files inside the initramfs (ours and the legacy rules we may remove), and the files putting them there
+INITRAMFS_PREFIXES = ("etc/udev/rules.d/81-guestnet-failover", "etc/udev/rules.d/68-azure-", "etc/udev/rules.d/10-azure-",
+                      "etc/systemd/network/10-guestnet-failover-", "etc/initramfs-tools/hooks/guestnet-failover",
+                      "usr/lib/dracut/modules.d/90guestnet-failover/")
+UDEV_PREFIXES = ("etc/udev/rules.d/", "etc/systemd/network/10-guestnet-failover-")
+STACK_PREFIXES = {
+    "networkd": ("etc/systemd/network/0",),
+    "NetworkManager": ("etc/NetworkManager/",),
+    "netplan": ("etc/netplan/",),
+    "ifupdown": (),
+}
+STACK_RELOAD = {
+    "networkd": ["networkctl", "reload"],
+    "NetworkManager": ["nmcli", "connection", "reload"],
+    "netplan": ["netplan", "generate"],
+}
+INITRAMFS_REBUILD = {"initramfs-tools": ["update-initramfs", "-u"], "dracut": ["dracut", "-f"]}
+
+
+def _announcer_files(groups, root):
+    """The announcer's files as {relative path: (content, mode)}; its module owns their format."""
+    from ansible_collections.guestnet.failover.plugins.module_utils import announce
+
+    out = {}
+    for item in announce.render_files(groups, "/"):
+        out[item["path"].lstrip("/")] = (item["content"], int(item["mode"], 8))
+    return out
+
+
+def configure(params, check_mode=False, run_command=None, backup=None):
+    """Plan, compare and (unless ``check_mode``) write; return the module result.
+
+    ``run_command(argv) -> (rc, out, err)`` runs commands on a live host; ``backup(path)`` copies a file.
+    Raises validate.ConfigError before touching anything when the input is invalid, and
+    RuntimeError when a command fails after the files were written.
+    """
+    root = params.get("root") or "/"
+    image_mode = os.path.realpath(root) != "/"
+    backend = params.get("backend") or "auto"
+    if backend == "auto":
+        def is_active(unit):
+            if run_command is None:
+                return False
+            rc, dummy, dummy2 = run_command(["systemctl", "is-active", "--quiet", unit])
+            return rc == 0
+        backend = plan.detect_backend(root, image_mode, None if image_mode else is_active)
+    validate.check_backend(backend)
+    initramfs = params.get("initramfs") or "auto"
+    if initramfs == "auto":
+        initramfs = plan.detect_initramfs(root)
+    planned = plan.plan_files(params.get("groups"), backend, {
+        "lowers_silent": params.get("lowers_silent", True),
+        "cloud_init": params.get("cloud_init", False),
+        "initramfs": initramfs,
+    })
+    modes = {}
+    if params.get("announcer"):
+        try:
+            extra = _announcer_files(params.get("groups") or [], root)
+        except ValueError as exc:
+            raise validate.ConfigError("announcer: %s" % exc)
+        for rel, (content, mode) in extra.items():
+            planned[rel] = content
+            modes[rel] = mode
+
+    stale = [p for p in filesmod.owned_files(root) if p not in planned]
+    legacy = plan.legacy_files(root) if params.get("remove_legacy") else []
+    change_list = filesmod.changes(root, planned, stale + legacy, modes)
+    changed_paths = [c["path"] for c in change_list]
+
+    actions = []
+    rebuild_needed = False
+    initramfs_changed = any(p.startswith(INITRAMFS_PREFIXES) for p in changed_paths)
+    if change_list and not image_mode and params.get("reload", True):
+        if any(p.startswith(UDEV_PREFIXES) for p in changed_paths):
+            actions.append(["udevadm", "control", "--reload"])
+        if any(p.startswith("etc/systemd/system/") for p in changed_paths):
+            actions.append(["systemctl", "daemon-reload"])
+        if backend in STACK_RELOAD and any(p.startswith(STACK_PREFIXES[backend]) for p in changed_paths):
+            actions.append(STACK_RELOAD[backend])
+    if initramfs_changed and initramfs in INITRAMFS_REBUILD:
+        if image_mode or not params.get("initramfs_rebuild", True):
+            rebuild_needed = True
+        else:
+            actions.append(INITRAMFS_REBUILD[initramfs])
+
+    backups = {}
+    if not check_mode and change_list:
+        backups = filesmod.apply(root, change_list, backup if params.get("backup") else None)
+        for argv in actions:
+            rc, out, err = run_command(argv)
+            if rc != 0:
+                raise RuntimeError("%s failed (rc %d): %s" % (" ".join(argv), rc, (err or out).strip()))
+
+    return {
+        "changed": bool(change_list),
+        "files": [filesmod.full_path(root, p) for p in changed_paths],
+        "removed": [filesmod.full_path(root, c["path"]) for c in change_list if c["after"] is None],
+        "backups": dict((filesmod.full_path(root, k), v) for k, v in backups.items()),
+        "backend": backend,
+        "initramfs": initramfs,
+        "image_mode": image_mode,
+        "actions": [" ".join(argv) for argv in actions],
+        "initramfs_rebuild_needed": rebuild_needed,
+        "planned": [filesmod.full_path(root, p) for p in sorted(planned)],
+        "diff": filesmod.ansible_diff(root, change_list),
+    }
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            groups=dict(type="list", elements="dict", required=True),
+            backend=dict(type="str", default="auto", choices=["auto"] + list(validate.BACKENDS)),
+            root=dict(type="path", default="/"),
+            initramfs=dict(type="str", default="auto", choices=list(plan.INITRAMFS_CHOICES)),
+            initramfs_rebuild=dict(type="bool", default=True),
+            cloud_init=dict(type="bool", default=False),
+            remove_legacy=dict(type="bool", default=False),
+            backup=dict(type="bool", default=False),
+            lowers_silent=dict(type="bool", default=True),
+            announcer=dict(type="bool", default=False),
+            reload=dict(type="bool", default=True),
+        ),
+        supports_check_mode=True,
+    )
+
+    def run_command(argv):
+        binary = module.get_bin_path(argv[0], required=True)
+        return module.run_command([binary] + argv[1:])
+
+    try:
+        result = configure(module.params, module.check_mode, run_command, module.backup_local)
+    except validate.ConfigError as exc:
+        module.fail_json(msg=str(exc), changed=False)
+    except RuntimeError as exc:
+        module.fail_json(msg=str(exc), changed=True)
+    diff = result.pop("diff")
+    if module._diff:
+        result["diff"] = diff
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
