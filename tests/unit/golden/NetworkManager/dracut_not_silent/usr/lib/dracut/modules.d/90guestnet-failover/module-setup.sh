@@ -1,0 +1,17 @@
+#!/bin/bash
+# Managed by guestnet.failover (failover_config); do not edit, changes will be overwritten.
+# Copy the failover udev rules and .link files into the initramfs.
+check() {
+    return 0
+}
+depends() {
+    echo "udev-rules"
+    return 0
+}
+install() {
+    local file
+    for file in /etc/systemd/network/10-guestnet-failover-bond0pv.link /etc/systemd/network/10-guestnet-failover-bond0vf.link /etc/udev/rules.d/81-guestnet-failover.rules; do
+        [ -e "$file" ] && inst_simple "$file"
+    done
+    return 0
+}
