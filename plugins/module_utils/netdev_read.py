@@ -132,7 +132,7 @@ def _kernel_has_perm_address():
 
 def _linkinfo(msg):
     info = msg.get_attr("IFLA_LINKINFO")
-    if not info:
+    if info is None:
         return None, None, None
     kind = info.get_attr("IFLA_INFO_KIND")
     slave_kind = info.get_attr("IFLA_INFO_SLAVE_KIND")
@@ -156,7 +156,7 @@ def _bond(data, names):
 
 def _altnames(msg):
     props = msg.get_attr("IFLA_PROP_LIST")
-    if not props or not hasattr(props, "get_attrs"):
+    if props is None or not hasattr(props, "get_attrs"):
         return []
     return list(props.get_attrs("IFLA_ALT_IFNAME"))
 
