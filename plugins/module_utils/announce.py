@@ -337,9 +337,12 @@ ExecStart=/usr/bin/python3 {script} %I
 TimeoutStartSec=30
 """
 
-RULE = """ACTION=="add", SUBSYSTEM=="net", ATTR{{address}}=="{mac}", ENV{{GUESTNET_FAILOVER_MAC}}="{mac}", RUN+="/bin/systemctl --no-block start guestnet-announce@%k.service"
-ACTION=="remove", SUBSYSTEM=="net", ENV{{GUESTNET_FAILOVER_MAC}}=="{mac}", RUN+="/bin/systemctl --no-block start guestnet-announce@{mac}.service"
-"""
+RULE = (
+    'ACTION=="add", SUBSYSTEM=="net", ATTR{{address}}=="{mac}", ENV{{GUESTNET_FAILOVER_MAC}}="{mac}", '
+    'RUN+="/bin/systemctl --no-block start guestnet-announce@%k.service"\n'
+    'ACTION=="remove", SUBSYSTEM=="net", ENV{{GUESTNET_FAILOVER_MAC}}=="{mac}", '
+    'RUN+="/bin/systemctl --no-block start guestnet-announce@{mac}.service"\n'
+)
 
 
 class AnnounceError(ValueError):

@@ -362,8 +362,8 @@ def current_view(state, res):
                                       and not r["dst"].startswith("fe80:") and r["proto"] != 2)})
         if upper.get("bond"):
             bond = upper["bond"]
-            view["options"] = dict((k, bond.get(k)) for k in ("mode", "miimon", "updelay", "downdelay", "fail_over_mac",
-                                                               "primary_reselect", "num_peer_notif", "primary"))
+            keys = ("mode", "miimon", "updelay", "downdelay", "fail_over_mac", "primary_reselect", "num_peer_notif", "primary")
+            view["options"] = dict((k, bond.get(k)) for k in keys)
         if upper.get("teamd_config") is not None:
             view["teamd_config"] = upper["teamd_config"]
             view["teamd_running"] = upper.get("teamd_running")
@@ -543,8 +543,12 @@ def plan_steps(state, res, group, target):
         if _route_text(route) not in cur_routes:
             add({"op": "route_add", "route": route})
     # drop no-op tails: a lone up/wait on an already-up upper
-    if all(s["op"] in ("wait_carrier",) or (s["op"] == "link_set" and s.get("state") == "up"
-                                             and links.get(s["dev"], {}).get("up")) for s in steps):
+
+    def noop(step):
+        if step["op"] == "wait_carrier":
+            return True
+        return step["op"] == "link_set" and step.get("state") == "up" and links.get(step["dev"], {}).get("up")
+    if all(noop(s) for s in steps):
         return []
     return steps
 
@@ -560,7 +564,7 @@ def plan_group(state, group, mac_refused=False):
 
 
 # --------------------------------------------------------------------------- write
-def teamd_unit_available(run=subprocess.run):
+def teamd_unit_available():
     for base in ("/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system"):
         if os.path.exists(os.path.join(base, "teamd@.service")):
             return os.path.isdir("/run/systemd/system")
@@ -575,7 +579,7 @@ def teamd_state(upper):
     if pid and pid.isdigit():
         running = os.path.exists("/proc/%s" % pid)
     elif teamd_unit_available():
-        running = subprocess.run(["systemctl", "is-active", "--quiet", "teamd@%s.service" % upper]).returncode == 0
+        running = subprocess.run(["systemctl", "is-active", "--quiet", "teamd@%s.service" % upper], check=False).returncode == 0
     return (conf + "\n" if conf else None), running
 
 
@@ -767,10 +771,10 @@ def teamd_start(upper, config):
 def teamd_stop(upper):
     conf, pidfile = _teamd_paths(upper)
     if teamd_unit_available():
-        subprocess.run(["systemctl", "stop", "teamd@%s.service" % upper], capture_output=True)
+        subprocess.run(["systemctl", "stop", "teamd@%s.service" % upper], capture_output=True, check=False)
     pid = _read(pidfile)
     if pid and pid.isdigit():
-        subprocess.run([shutil.which("teamd") or "/usr/bin/teamd", "-k", "-t", upper, "-p", pidfile], capture_output=True)
+        subprocess.run([shutil.which("teamd") or "/usr/bin/teamd", "-k", "-t", upper, "-p", pidfile], capture_output=True, check=False)
     deadline = time.monotonic() + 5
     while os.path.exists(os.path.join("/sys/class/net", upper)) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -778,7 +782,7 @@ def teamd_stop(upper):
         if os.path.exists(path):
             os.unlink(path)
     if os.path.exists(os.path.join("/sys/class/net", upper)):
-        subprocess.run(["ip", "link", "del", upper], capture_output=True)
+        subprocess.run(["ip", "link", "del", upper], capture_output=True, check=False)
 
 
 def mac_change_refused(ipr, name, mac):
@@ -845,7 +849,7 @@ def icmp_probe(device, target, timeout=1.0):
     if not ping:
         raise LinkApplyError("probe_method=icmp needs the ping command")
     cmd = [ping, "-c", "1", "-W", str(max(1, int(timeout))), "-I", device, target]
-    return subprocess.run(cmd, capture_output=True).returncode == 0
+    return subprocess.run(cmd, capture_output=True, check=False).returncode == 0
 
 
 def probe(ipr, device, target, method="arp", deadline=30.0, sleep=time.sleep):

@@ -2,6 +2,7 @@
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Copyright: guestnet.failover contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 from __future__ import annotations
 
 DOCUMENTATION = r"""
@@ -23,7 +24,7 @@ description:
     has carrier, and the upper comes up only after its ports are enslaved.
   - When the VF refuses the PV's MAC (C(EPERM), C(EADDRNOTAVAIL)), a bond uses C(fail_over_mac=active)
     and a team C(hwaddr_policy=by_active); the group's C(notes) say so.
-  - With O(probe), the apply is a transaction: if O(probe) does not answer through the upper within
+  - With O(probe), the apply is a transaction. If O(probe) does not answer through the upper within
     O(rollback_timeout) seconds, or a step fails, the previous state of the touched devices is restored
     and the module fails with C(rolled_back=true).
   - With O(announcer=true), installs the announcer (udev rule, C(guestnet-announce@.service) oneshot
@@ -31,7 +32,7 @@ description:
     every address of the upper when a lower appears or goes away, and re-enslaves a re-plugged VF into
     its bond or team. The kernel's net_failover announces nothing when it switches.
 author:
-  - guestnet.failover contributors
+  - guestnet.failover contributors (@guestnet)
 requirements:
   - pyroute2 >= 0.7.2 on the target (Debian/Ubuntu and Fedora package C(python3-pyroute2))
   - teamd (Debian package C(libteam-utils)) for the C(team) model
@@ -40,9 +41,9 @@ options:
     description:
       - Desired groups as produced by the P(guestnet.failover.desired_groups#filter) filter and accepted by
         M(guestnet.failover.failover_config); validated by the same layer.
-      - The PV is the device with the group's permanent MAC and O(groups[].pv_driver), the VF the one with
-        the MAC and one of O(groups[].vf_drivers); names are never used to find them.
-      - O(groups[].ipv4) and O(groups[].ipv6) with C(method=static) put exactly those addresses (and the
+      - The PV is the device with the group's permanent MAC and C(pv_driver), the VF the one with
+        the MAC and one of C(vf_drivers); names are never used to find them.
+      - C(ipv4) and C(ipv6) with C(method=static) put exactly those addresses (and the
         default route via C(gateway)) on the upper; otherwise the addresses found on the upper and its
         lowers are kept or moved to the upper, with their remaining lifetimes.
     type: list
@@ -269,7 +270,7 @@ def apply(module):
                 ipr, groups, check_mode=module.check_mode, probe_target=params["probe"],
                 probe_method=params["probe_method"], probe_device=params["probe_device"],
                 rollback_timeout=params["rollback_timeout"], carrier_timeout=params["carrier_timeout"],
-                announcer=(lambda upper: sender["send_burst"](upper)) if sender else None)
+                announcer=sender["send_burst"] if sender else None)
         except link_apply.RolledBack as exc:
             extra = getattr(exc, "result", {}) or {}
             module.fail_json(msg=str(exc), rolled_back=True, rollback_errors=exc.errors,
