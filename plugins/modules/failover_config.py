@@ -257,6 +257,11 @@ def _announcer_files(groups, root):
     return out
 
 
+def is_image_root(root):
+    """True when ``root`` is not the running system's root."""
+    return os.path.realpath(root) != "/"
+
+
 def configure(params, check_mode=False, run_command=None, backup=None):
     """Plan, compare and (unless ``check_mode``) write; return the module result.
 
@@ -265,7 +270,7 @@ def configure(params, check_mode=False, run_command=None, backup=None):
     RuntimeError when a command fails after the files were written.
     """
     root = params.get("root") or "/"
-    image_mode = os.path.realpath(root) != "/"
+    image_mode = is_image_root(root)
     backend = params.get("backend") or "auto"
     if backend == "auto":
         def is_active(unit):

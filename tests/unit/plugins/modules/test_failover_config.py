@@ -1,0 +1,319 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""failover_config: bad input writes nothing, idempotence, check mode, stale and legacy files, actions."""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import sys
+
+import pytest
+
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.guestnet.failover.plugins.module_utils import validate
+from ansible_collections.guestnet.failover.plugins.modules import failover_config as fc
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "module_utils"))
+from failover_cases import BOND, NET_FAILOVER, NETVSC, TEAM  # noqa: E402  pylint: disable=wrong-import-position
+
+
+def _g(base, **changes):
+    group = copy.deepcopy(base)
+    for key, value in changes.items():
+        if value is None:
+            group.pop(key, None)
+        else:
+            group[key] = value
+    return group
+
+
+def _bond(**options):
+    return _g(BOND, bond=options)
+
+
+# (id, groups, backend, expected message fragment)
+BAD = [
+    ("mac-not-hex", [_g(NET_FAILOVER, mac="52:54:00:12:34:zz")], "networkd", "groups[0] (lan0).mac: '52:54:00:12:34:zz' is not a MAC"),
+    ("mac-short", [_g(NET_FAILOVER, mac="52:54:00:12:34")], "networkd", "is not a MAC"),
+    ("mac-dashes", [_g(NET_FAILOVER, mac="52-54-00-12-34-56")], "networkd", "is not a MAC"),
+    ("mac-multicast", [_g(NET_FAILOVER, mac="01:00:5e:00:00:01")], "networkd", "multicast"),
+    ("mac-zero", [_g(NET_FAILOVER, mac="00:00:00:00:00:00")], "networkd", "all-zero"),
+    ("mac-missing", [_g(NET_FAILOVER, mac=None)], "networkd", ".mac: None is not a MAC"),
+    ("name-16-bytes", [_g(NET_FAILOVER, name="a" * 16)], "networkd", "must be 1-15 bytes"),
+    ("name-utf8-bytes", [_g(NET_FAILOVER, name="\u00e9" * 8)], "networkd", "must be 1-15 bytes"),
+    ("name-slash", [_g(NET_FAILOVER, name="eth/0")], "networkd", "no '/'"),
+    ("name-space", [_g(NET_FAILOVER, name="eth 0")], "networkd", "whitespace"),
+    ("name-tab", [_g(NET_FAILOVER, name="eth\t0")], "networkd", "whitespace"),
+    ("name-newline", [_g(NET_FAILOVER, name="eth0\nRUN")], "networkd", "newlines"),
+    ("name-double-quote", [_g(NET_FAILOVER, name='eth"0')], "networkd", "quotes"),
+    ("name-single-quote", [_g(NET_FAILOVER, name="eth'0")], "networkd", "quotes"),
+    ("name-percent", [_g(NET_FAILOVER, name="eth%d")], "networkd", "'%'"),
+    ("name-star", [_g(NET_FAILOVER, name="eth*")], "networkd", "'*'"),
+    ("name-colon", [_g(NET_FAILOVER, name="eth0:1")], "networkd", "':'"),
+    ("name-dot", [_g(NET_FAILOVER, name="eth0.100")], "networkd", "'.'"),
+    ("name-dollar", [_g(NET_FAILOVER, name="e$name")], "ifupdown", "letters, digits"),
+    ("name-leading-dash", [_g(NET_FAILOVER, name="-eth0")], "networkd", "must not start with '-'"),
+    ("name-reserved", [_g(NET_FAILOVER, name="all")], "networkd", "reserved"),
+    ("name-empty-bond", [_g(BOND, name="")], "networkd", "needs the name of the bond device"),
+    ("name-not-string", [_g(NET_FAILOVER, name=5)], "networkd", "must be a string"),
+    ("unknown-backend", [NET_FAILOVER], "systemd-networkd", "backend: unknown backend 'systemd-networkd'"),
+    ("unknown-model", [_g(NET_FAILOVER, model="macvtap")], "networkd", "unknown model 'macvtap'"),
+    ("unknown-key", [_g(NET_FAILOVER, ipv4_method="dhcp")], "networkd", "unknown key(s) ipv4_method"),
+    ("driver-bad", [_g(NET_FAILOVER, vf_drivers=["mlx5 core"])], "networkd", "vf_drivers[0]: 'mlx5 core' is not a driver name"),
+    ("driver-glob", [_g(NET_FAILOVER, vf_drivers=["mlx*"])], "networkd", "is not a driver name"),
+    ("vf-driver-is-pv", [_g(NET_FAILOVER, vf_drivers=["virtio_net"])], "networkd", "cannot be a VF driver"),
+    ("vf-drivers-empty", [_g(NET_FAILOVER, vf_drivers=[])], "networkd", "non-empty list of VF drivers"),
+    ("netvsc-wrong-pv", [_g(NETVSC, pv_driver="virtio_net")], "networkd", "driven by hv_netvsc"),
+    ("bond-no-pv-driver", [_g(BOND, pv_driver=None)], "networkd", "needs the PV's driver"),
+    ("ipv4-bad-cidr", [_g(NET_FAILOVER, ipv4={"method": "static", "addresses": ["192.0.2.300/24"]})], "networkd", "is not a valid address"),
+    ("ipv4-no-prefix", [_g(NET_FAILOVER, ipv4={"method": "static", "addresses": ["192.0.2.10"]})], "networkd", "with prefix length"),
+    ("ipv4-v6-address", [_g(NET_FAILOVER, ipv4={"method": "static", "addresses": ["2001:db8::1/64"]})], "networkd", "is not an IPv4 address"),
+    ("ipv4-static-empty", [_g(NET_FAILOVER, ipv4={"method": "static"})], "networkd", "non-empty list"),
+    ("ipv4-gateway-bad", [_g(NET_FAILOVER, ipv4={"method": "static", "addresses": ["192.0.2.10/24"], "gateway": "gw"})], "networkd", "gateway: 'gw' is not an IP address"),
+    ("ipv4-addresses-with-dhcp", [_g(NET_FAILOVER, ipv4={"method": "dhcp", "addresses": ["192.0.2.10/24"]})], "networkd", "need method: static"),
+    ("ipv6-bad-method", [_g(NET_FAILOVER, ipv6={"method": "dhcp"})], "networkd", "ipv6.method: 'dhcp' is not one of auto"),
+    ("ipv6-v4-gateway", [_g(NET_FAILOVER, ipv6={"method": "static", "addresses": ["2001:db8::5/64"], "gateway": "192.0.2.1"})], "networkd", "is not an IPv6 address"),
+    ("dns-bad", [_g(NET_FAILOVER, dns=["dns.example"])], "networkd", "dns[0]: 'dns.example' is not an IP address"),
+    ("bond-miimon-and-arp", [_bond(miimon=100, arp_interval=100, arp_ip_target=["192.0.2.1"])], "networkd", "mutually exclusive"),
+    ("bond-arp-target-no-interval", [_bond(arp_ip_target=["192.0.2.1"])], "networkd", "arp_ip_target: needs arp_interval"),
+    ("bond-arp-interval-no-target", [_bond(miimon=0, arp_interval=100)], "networkd", "arp_interval: needs arp_ip_target"),
+    ("bond-arp-validate-no-interval", [_bond(arp_validate="all")], "networkd", "arp_validate: needs arp_interval"),
+    ("bond-updelay-not-multiple", [_bond(miimon=100, updelay=150)], "networkd", "not a multiple of miimon"),
+    ("bond-downdelay-without-miimon", [_bond(miimon=0, downdelay=200, arp_interval=100, arp_ip_target=["192.0.2.1"])], "networkd", "downdelay: needs miimon"),
+    ("bond-no-monitor", [_bond(miimon=0)], "networkd", "never notices"),
+    ("bond-mode-rr", [_bond(mode="balance-rr")], "networkd", "only active-backup does"),
+    ("bond-mode-unknown", [_bond(mode="fast")], "networkd", "mode: 'fast' is not one of"),
+    ("bond-primary-set", [_bond(primary="eth1")], "networkd", "primary port is always the VF"),
+    ("bond-grat-arp-differs", [_bond(num_grat_arp=3, num_unsol_na=5)], "networkd", "must be equal"),
+    ("bond-grat-arp-range", [_bond(num_grat_arp=300)], "networkd", "out of range 1-255"),
+    ("bond-miimon-not-int", [_bond(miimon="fast")], "networkd", "miimon: 'fast' is not an integer"),
+    ("bond-fail-over-mac-contradiction", [_g(BOND, vf_mac_settable=False, bond={"fail_over_mac": "none"})], "networkd", "vf_mac_settable is false"),
+    ("bond-unknown-option", [_bond(lacp_rate="fast")], "networkd", "unknown key(s) lacp_rate"),
+    ("bond-arp-target-v6", [_bond(miimon=0, arp_interval=100, arp_ip_target=["2001:db8::1"])], "networkd", "is not an IPv4 address"),
+    ("team-on-networkd", [TEAM], "networkd", "networkd has no team support"),
+    ("team-on-netplan", [TEAM], "netplan", "netplan has no team support"),
+    ("team-same-all-contradiction", [_g(TEAM, team={"hwaddr_policy": "same_all"})], "NetworkManager", "vf_mac_settable is false"),
+    ("team-options-on-bond", [_g(BOND, team={"hwaddr_policy": "by_active"})], "networkd", "team options given for a bond group"),
+    ("upper-equals-lower", [_g(BOND, pv_name="bond0")], "networkd", "cannot share a name with a lower device"),
+    ("upper-equals-other-lower", [BOND, _g(TEAM, name="bond0vf", mac="52:54:00:dd:ee:01")], "NetworkManager", "cannot share a name"),
+    ("ports-same-name", [_g(BOND, pv_name="p0", vf_name="p0")], "networkd", "both 'p0'"),
+    ("port-name-too-long", [_g(BOND, name="bond0123456789")], "networkd", "shorten name"),
+    ("two-groups-same-mac", [NET_FAILOVER, _g(NET_FAILOVER, name="lan1", mac="52:54:00:12:34:56".upper())], "networkd", "also the MAC of groups[0]"),
+    ("two-groups-same-name", [NET_FAILOVER, _g(NET_FAILOVER, mac="52:54:00:12:34:99")], "networkd", "already used by groups[0].name"),
+    ("ifupdown-needs-name", [_g(NET_FAILOVER, name=None)], "ifupdown", "ifupdown configures interfaces by name"),
+    ("pv-name-on-net-failover", [_g(NET_FAILOVER, pv_name="x")], "networkd", "only for bond and team ports"),
+    ("group-not-dict", ["lan0"], "networkd", "groups[0]: expected a mapping"),
+    ("vf-mac-settable-not-bool", [_g(BOND, vf_mac_settable="no")], "networkd", "expected true or false"),
+]
+
+
+@pytest.mark.parametrize("groups,backend,message", [b[1:] for b in BAD], ids=[b[0] for b in BAD])
+def test_bad_input_fails_and_writes_nothing(tmp_path, groups, backend, message):
+    root = tmp_path / "root"
+    root.mkdir()
+    with pytest.raises(validate.ConfigError) as err:
+        fc.configure({"groups": groups, "backend": backend, "root": str(root), "initramfs": "none", "cloud_init": True})
+    assert message in str(err.value)
+    assert list(root.iterdir()) == []
+
+
+def test_at_least_thirty_bad_cases():
+    assert len(BAD) >= 30
+
+
+def test_bad_input_keeps_existing_files(tmp_path):
+    params = {"groups": [NET_FAILOVER], "backend": "networkd", "root": str(tmp_path), "initramfs": "none"}
+    fc.configure(params)
+    before = {p: open(p).read() for p in _tree(tmp_path)}
+    with pytest.raises(validate.ConfigError):
+        fc.configure(dict(params, groups=[_g(NET_FAILOVER, mac="nope")]))
+    assert {p: open(p).read() for p in _tree(tmp_path)} == before
+
+
+def _tree(root):
+    out = []
+    for base, dummy, names in os.walk(str(root)):
+        out.extend(os.path.join(base, n) for n in names)
+    return sorted(out)
+
+
+@pytest.mark.parametrize("backend", ["networkd", "NetworkManager", "netplan", "ifupdown"])
+def test_idempotent_and_check_mode_predicts(tmp_path, backend):
+    groups = [NET_FAILOVER, BOND] + ([TEAM] if backend in ("NetworkManager", "ifupdown") else [])
+    params = {"groups": groups, "backend": backend, "root": str(tmp_path), "initramfs": "initramfs-tools", "cloud_init": True}
+    predicted = fc.configure(params, check_mode=True)
+    assert predicted["changed"]
+    assert _tree(tmp_path) == []
+    first = fc.configure(params)
+    assert first["changed"]
+    assert first["files"] == predicted["files"]
+    assert first["diff"] == predicted["diff"]
+    assert sorted(first["files"]) == _tree(tmp_path)
+    second = fc.configure(params)
+    assert not second["changed"]
+    assert second["files"] == [] and second["diff"] == []
+    assert not fc.configure(params, check_mode=True)["changed"]
+
+
+def test_modes_and_header(tmp_path):
+    fc.configure({"groups": [NET_FAILOVER], "backend": "NetworkManager", "root": str(tmp_path), "initramfs": "initramfs-tools"})
+    conn = tmp_path / "etc/NetworkManager/system-connections/guestnet-failover-lan0.nmconnection"
+    hook = tmp_path / "etc/initramfs-tools/hooks/guestnet-failover"
+    rules = tmp_path / "etc/udev/rules.d/81-guestnet-failover.rules"
+    assert oct(conn.stat().st_mode & 0o777) == "0o600"
+    assert oct(hook.stat().st_mode & 0o777) == "0o755"
+    assert oct(rules.stat().st_mode & 0o777) == "0o644"
+    for path in _tree(tmp_path):
+        assert "Managed by guestnet.failover" in open(path).read().splitlines()[0] + open(path).read().splitlines()[1]
+
+
+def test_wrong_mode_is_fixed(tmp_path):
+    params = {"groups": [NET_FAILOVER], "backend": "netplan", "root": str(tmp_path), "initramfs": "none"}
+    fc.configure(params)
+    path = tmp_path / "etc/netplan/90-guestnet-failover.yaml"
+    os.chmod(str(path), 0o644)
+    result = fc.configure(params)
+    assert result["changed"] and result["files"] == [str(path)]
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+
+
+def test_backend_switch_removes_stale_files_only(tmp_path):
+    params = {"groups": [NET_FAILOVER], "backend": "networkd", "root": str(tmp_path), "initramfs": "none"}
+    fc.configure(params)
+    foreign = tmp_path / "etc/systemd/network/50-mine.network"
+    foreign.write_text("[Match]\nName=eth9\n")
+    edited = tmp_path / "etc/systemd/network/07-guestnet-failover-notes.network"
+    edited.write_text("# mine, no header\n")
+    result = fc.configure(dict(params, backend="NetworkManager"))
+    assert sorted(result["removed"]) == [str(tmp_path / "etc/systemd/network/05-guestnet-failover-lan0.network"),
+                                         str(tmp_path / "etc/systemd/network/06-guestnet-failover-lan0-lowers.network")]
+    assert foreign.exists() and edited.exists()
+    assert not fc.configure(dict(params, backend="NetworkManager"))["changed"]
+
+
+def test_empty_groups_remove_everything_of_ours(tmp_path):
+    params = {"groups": [NET_FAILOVER], "backend": "ifupdown", "root": str(tmp_path), "initramfs": "dracut", "cloud_init": True}
+    fc.configure(params)
+    result = fc.configure(dict(params, groups=[], cloud_init=False))
+    assert result["changed"]
+    assert _tree(tmp_path) == []
+
+
+def test_legacy_removed_only_when_asked_and_matching(tmp_path):
+    rules = tmp_path / "etc/udev/rules.d"
+    rules.mkdir(parents=True)
+    azure = rules / "68-azure-sriov-nm-unmanaged.rules"
+    azure.write_text('SUBSYSTEM=="net", DRIVERS=="hv_pci", ACTION=="add", ENV{NM_UNMANAGED}="1"\n')
+    scripts = tmp_path / "etc/sysconfig/network-scripts"
+    scripts.mkdir(parents=True)
+    bondvf = scripts / "ifcfg-bondvf0"
+    bondvf.write_text('DEVICE=bondvf0\nBONDING_OPTS="mode=active-backup miimon=100 primary=eth1"\n')
+    slave = scripts / "ifcfg-eth1"
+    slave.write_text("DEVICE=eth1\nMASTER=bondvf0\nSLAVE=yes\n")
+    other = scripts / "ifcfg-eth0"
+    other.write_text("DEVICE=eth0\nBOOTPROTO=dhcp\n")
+    params = {"groups": [NETVSC], "backend": "networkd", "root": str(tmp_path), "initramfs": "none"}
+    fc.configure(params)
+    assert azure.exists() and bondvf.exists()
+    result = fc.configure(dict(params, remove_legacy=True))
+    assert sorted(result["removed"]) == sorted(str(p) for p in (azure, bondvf, slave))
+    assert other.exists()
+
+
+def test_backup(tmp_path):
+    params = {"groups": [NET_FAILOVER], "backend": "networkd", "root": str(tmp_path), "initramfs": "none"}
+    fc.configure(params)
+    saved = []
+
+    def backup(path):
+        saved.append(path)
+        return path + ".bak~"
+    result = fc.configure(dict(params, groups=[_g(NET_FAILOVER, ipv4={"method": "disabled"})], backup=True), backup=backup)
+    assert saved == [str(tmp_path / "etc/systemd/network/05-guestnet-failover-lan0.network")]
+    assert list(result["backups"].values()) == [saved[0] + ".bak~"]
+
+
+def test_image_mode_reports_rebuild_and_runs_nothing(tmp_path):
+    (tmp_path / "etc/systemd/system/multi-user.target.wants").mkdir(parents=True)
+    os.symlink("/lib/systemd/system/systemd-networkd.service", str(tmp_path / "etc/systemd/system/multi-user.target.wants/systemd-networkd.service"))
+    (tmp_path / "etc/initramfs-tools").mkdir(parents=True)
+
+    def run_command(argv):
+        raise AssertionError("image mode ran %s" % argv)
+    result = fc.configure({"groups": [NET_FAILOVER], "backend": "auto", "initramfs": "auto", "root": str(tmp_path)}, run_command=run_command)
+    assert result["backend"] == "networkd" and result["initramfs"] == "initramfs-tools"
+    assert result["image_mode"] and result["initramfs_rebuild_needed"] and result["actions"] == []
+
+
+def test_auto_backend_not_found(tmp_path):
+    with pytest.raises(validate.ConfigError) as err:
+        fc.configure({"groups": [NET_FAILOVER], "backend": "auto", "root": str(tmp_path)})
+    assert "set backend explicitly" in str(err.value)
+
+
+def test_auto_prefers_netplan_with_its_own_config(tmp_path):
+    (tmp_path / "usr/sbin").mkdir(parents=True)
+    (tmp_path / "usr/sbin/netplan").write_text("")
+    (tmp_path / "etc/netplan").mkdir(parents=True)
+    (tmp_path / "etc/netplan/50-cloud-init.yaml").write_text("network: {version: 2}\n")
+    result = fc.configure({"groups": [NET_FAILOVER], "backend": "auto", "initramfs": "none", "root": str(tmp_path)}, check_mode=True)
+    assert result["backend"] == "netplan"
+
+
+def test_live_actions_only_when_changed(tmp_path, monkeypatch):
+    monkeypatch.setattr(fc, "is_image_root", lambda root: False)
+    ran = []
+
+    def run_command(argv):
+        ran.append(" ".join(argv))
+        if argv[:2] == ["systemctl", "is-active"]:
+            return (0 if argv[-1] == "NetworkManager.service" else 3), "", ""
+        return 0, "", ""
+    params = {"groups": [NET_FAILOVER], "backend": "auto", "initramfs": "dracut", "root": str(tmp_path)}
+    checked = fc.configure(params, check_mode=True, run_command=run_command)
+    assert checked["actions"] == ["udevadm control --reload", "nmcli connection reload", "dracut -f"]
+    assert [r for r in ran if not r.startswith("systemctl")] == []
+    result = fc.configure(params, run_command=run_command)
+    assert result["backend"] == "NetworkManager"
+    assert result["actions"] == checked["actions"]
+    assert [r for r in ran if not r.startswith("systemctl")] == checked["actions"]
+    del ran[:]
+    again = fc.configure(params, run_command=run_command)
+    assert again["actions"] == [] and [r for r in ran if not r.startswith("systemctl")] == []
+    # a change in the connection profile alone does not touch udev or the initramfs
+    changed = fc.configure(dict(params, groups=[_g(NET_FAILOVER, dns=["192.0.2.53"])]), run_command=run_command)
+    assert changed["actions"] == ["nmcli connection reload"] and not changed["initramfs_rebuild_needed"]
+
+
+def test_failed_action_is_reported(tmp_path, monkeypatch):
+    monkeypatch.setattr(fc, "is_image_root", lambda root: False)
+    with pytest.raises(RuntimeError) as err:
+        fc.configure({"groups": [NET_FAILOVER], "backend": "networkd", "initramfs": "none", "root": str(tmp_path)},
+                     run_command=lambda argv: (1, "", "boom"))
+    assert "udevadm control --reload failed (rc 1): boom" in str(err.value)
+
+
+def _run_main(args, capsys):
+    with patch_module_args(args):
+        with pytest.raises(SystemExit):
+            fc.main()
+    return json.loads(capsys.readouterr().out)
+
+
+def test_main_fails_before_writing(tmp_path, capsys):
+    out = _run_main({"groups": [_g(NET_FAILOVER, name="bad name")], "backend": "networkd", "root": str(tmp_path)}, capsys)
+    assert out["failed"] and "groups[0].name" in out["msg"]
+    assert _tree(tmp_path) == []
+
+
+def test_main_check_and_diff(tmp_path, capsys):
+    args = {"groups": [NET_FAILOVER], "backend": "networkd", "root": str(tmp_path), "initramfs": "none",
+            "_ansible_check_mode": True, "_ansible_diff": True}
+    out = _run_main(args, capsys)
+    assert out["changed"] and len(out["diff"]) == len(out["files"]) == 4
+    assert _tree(tmp_path) == []
+    out = _run_main(dict(args, _ansible_check_mode=False, _ansible_diff=False), capsys)
+    assert out["changed"] and "diff" not in out
+    out = _run_main(dict(args, _ansible_check_mode=False), capsys)
+    assert not out["changed"] and out["diff"] == []
