@@ -1,0 +1,57 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""files: ownership, change set, diff, atomic write."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from ansible_collections.guestnet.failover.plugins.module_utils import files
+
+
+def test_header_comment_and_shebang():
+    assert files.add_header("etc/x/guestnet-failover", "a\n").startswith("# Managed by guestnet.failover")
+    hooked = files.add_header("etc/initramfs-tools/hooks/guestnet-failover", "#!/bin/sh\necho\n")
+    assert hooked.splitlines()[0] == "#!/bin/sh" and files.MARKER in hooked.splitlines()[1]
+    assert files.add_header("etc/teamd/guestnet-failover-t.conf", "{}\n") == "{}\n"
+
+
+def test_is_owned_needs_token_and_marker():
+    content = files.add_header("etc/systemd/network/05-guestnet-failover-a.network", "x\n")
+    assert files.is_owned("etc/systemd/network/05-guestnet-failover-a.network", content)
+    assert not files.is_owned("etc/systemd/network/05-a.network", content)
+    assert not files.is_owned("etc/systemd/network/05-guestnet-failover-a.network", "x\n")
+
+
+def test_paths_cannot_escape_root():
+    with pytest.raises(ValueError):
+        files.full_path("/tmp/r", "../etc/passwd")
+    with pytest.raises(ValueError):
+        files.full_path("/tmp/r", "/etc/passwd")
+
+
+def test_changes_and_apply(tmp_path):
+    root = str(tmp_path)
+    planned = {"etc/netplan/90-guestnet-failover.yaml": "# %s\nnetwork: {}\n" % files.HEADER}
+    change_list = files.changes(root, planned)
+    assert [c["reason"] for c in change_list] == ["create"]
+    diff = files.ansible_diff(root, change_list)
+    assert diff[0]["before"] == "" and diff[0]["after"].endswith("network: {}\n")
+    files.apply(root, change_list)
+    assert files.changes(root, planned) == []
+    assert not [n for n in os.listdir(str(tmp_path / "etc/netplan")) if n.startswith(".")]
+    assert files.owned_files(root) == ["etc/netplan/90-guestnet-failover.yaml"]
+
+
+def test_backups_and_temp_files_are_not_owned(tmp_path):
+    directory = tmp_path / "etc/systemd/network"
+    directory.mkdir(parents=True)
+    text = "# %s\n" % files.HEADER
+    (directory / "05-guestnet-failover-a.network").write_text(text)
+    (directory / "05-guestnet-failover-a.network.123.2024~").write_text(text)
+    (directory / ".guestnet-failover.xyz").write_text(text)
+    assert files.owned_files(str(tmp_path)) == ["etc/systemd/network/05-guestnet-failover-a.network"]
+
+
+def test_remove_of_absent_file_is_no_change(tmp_path):
+    assert files.changes(str(tmp_path), {}, ["etc/udev/rules.d/x"]) == []
