@@ -2,6 +2,7 @@
 """Debian guest images built with mmdebstrap: recipe, cache key, build, and lookup."""
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import io
 import json
@@ -132,11 +133,30 @@ def _overlay_tar(files: dict, dest: Path) -> None:
 
 
 def build(release: str, force: bool = False) -> Path:
-    """Build the image for a release unless the cache already has it; return its directory."""
-    spec = recipe(release)
+    """Build the image for a release unless the cache already has it; return its directory.
+
+    A lock file serialises concurrent builders of one image: the second one waits and then reuses the result.
+    """
     final = image_dir(release)
     if (final / "base.raw").exists() and not force:
         return final
+    IMAGES_DIR.mkdir(parents=True, exist_ok=True)
+    with open(final.with_name(final.name + ".lock"), "w", encoding="utf-8") as lock:
+        if (final / "base.raw").exists() and not force:
+            return final
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"another process is building {final.name}; waiting for it...")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if (final / "base.raw").exists() and not force:
+                return final
+        return _build_locked(release, final)
+
+
+def _build_locked(release: str, final: Path) -> Path:
+    """Build the image into a temporary directory next to final, then move it into place."""
+    spec = recipe(release)
     if shutil.which("mmdebstrap") is None:
         raise LabError("mmdebstrap is not installed (run scripts/bootstrap.sh)")
     log(f"building debian-{release} image (about 1-2 min)...")
