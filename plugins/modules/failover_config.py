@@ -1,7 +1,8 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-# SPDX-License-Identifier: GPL-3.0-or-later
 # Copyright: guestnet.failover contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 from __future__ import annotations
 
 DOCUMENTATION = r"""
@@ -15,7 +16,7 @@ description:
     (udev C(NM_UNMANAGED), C(ID_NET_MANAGED_BY), networkd C(Unmanaged=yes)) and get IPv6 off, so only
     the upper device carries L3 configuration and its link-local address passes DAD.
   - Uppers are matched by MAC plus driver (C(net_failover), C(hv_netvsc)), never by MAC alone and never by
-    the VF's PCI address; a group with a O(groups[].name) gets that persistent name through a C(.link) file.
+    the VF's PCI address; a group with a C(name) gets that persistent name through a C(.link) file.
   - Bond and team groups get an active-backup master with the PV's permanent MAC, the VF (matched by
     driver and MAC) as primary, and fast failover defaults.
   - Every value is validated before anything is written; an invalid group fails the task and writes nothing.
@@ -24,7 +25,7 @@ description:
   - With O(root) other than C(/) (building an image) only files under O(root) are written; nothing is
     reloaded or rebuilt and no service is asked anything.
 author:
-  - guestnet.failover contributors
+  - guestnet.failover developers (@guestnet)
 options:
   groups:
     description:
@@ -74,8 +75,8 @@ options:
     default: true
   cloud_init:
     description:
-      - Install C(/etc/cloud/cloud.cfg.d/99-guestnet-failover.cfg) with C(network: {config: disabled}) so cloud-init
-        stops rewriting the network configuration (it matches the shared MAC alone).
+      - "Install C(/etc/cloud/cloud.cfg.d/99-guestnet-failover.cfg) with C(network: {config: disabled}) so cloud-init
+        stops rewriting the network configuration (it matches the shared MAC alone)."
     type: bool
     default: false
   remove_legacy:
@@ -99,7 +100,7 @@ options:
     description:
       - Also write the announcer files of M(guestnet.failover.failover_link) (udev rule, oneshot unit, sender script),
         so an image built under O(root) sends gratuitous ARP and unsolicited NA on failover from the first boot.
-      - Every group needs a O(groups[].name) for it.
+      - Every group needs a C(name) for it.
     type: bool
     default: false
   reload:
@@ -116,6 +117,7 @@ attributes:
     support: full
     description: One before/after entry per changed file.
   platform:
+    description: Target OS/families that can be operated against.
     platforms: linux
     support: full
 notes:
