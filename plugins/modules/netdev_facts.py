@@ -1,7 +1,8 @@
 #!/usr/bin/python
 # -*- coding: utf-8 -*-
-# SPDX-License-Identifier: GPL-3.0-or-later
 # Copyright: guestnet.failover contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
 from __future__ import annotations
 
 DOCUMENTATION = r"""
@@ -19,7 +20,7 @@ description:
     from its state files under C(/run/systemd/netif).
   - The data layout is described in the collection's C(docs/data-model.md).
 author:
-  - guestnet.failover contributors
+  - guestnet.failover developers (@guestnet)
 requirements:
   - pyroute2 >= 0.7.2 on the target (Debian/Ubuntu and Fedora package C(python3-pyroute2))
 options:
