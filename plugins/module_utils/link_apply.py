@@ -322,6 +322,8 @@ def _wanted_addresses(state, res, group):
             if not name or name not in links:
                 continue
             for addr in _global(links[name]["addresses"]):
+                if family == "inet6" and not addr.get("permanent", True) and cfg.get("method", "auto") == "auto":
+                    continue  # SLAAC/DHCPv6 address: the upper autoconfigures its own
                 if addr["family"] == family and _cidr(addr) not in seen:
                     seen.add(_cidr(addr))
                     want.append(dict(addr))
