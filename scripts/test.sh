@@ -52,11 +52,13 @@ run_build() {
 
 run_molecule() {
   stage "molecule scenarios in the VM lab"
-  local s
-  for s in $(ls -d molecule/*/molecule.yml 2>/dev/null | xargs -n1 dirname | xargs -n1 basename | sort); do
+  local s failed=()
+  for s in molecule/*/molecule.yml; do
+    s=$(basename "$(dirname "$s")")
     stage "molecule test -s $s"
-    molecule test -s "$s"
+    molecule test -s "$s" || failed+=("$s")
   done
+  if ((${#failed[@]})); then echo "molecule scenarios failed: ${failed[*]}" >&2; return 1; fi
 }
 
 stages=("$@")

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The main job (README: `make demo`): boot a lab guest with a real virtio failover pair (net_failover 3-netdev),
+# apply playbooks/site.yml with no variables, print the topology report. DEMO_KEEP=1 leaves the VM running.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+./scripts/bootstrap.sh
+export PATH="$ROOT/.venv/bin:$PATH" PYTHONPATH="$ROOT/lab"
+export ANSIBLE_COLLECTIONS_PATH="$ROOT/.cache/collections" ANSIBLE_HOST_KEY_CHECKING=False
+mkdir -p .cache/collections/ansible_collections/guestnet
+[ -L .cache/collections/ansible_collections/guestnet/failover ] || ln -s "$ROOT" .cache/collections/ansible_collections/guestnet/failover
+
+name=demo
+release=${DEMO_RELEASE:-12}
+python -m guestnet_lab down "$name" >/dev/null 2>&1 || true
+[ "${DEMO_KEEP:-0}" = 1 ] || trap 'python -m guestnet_lab down "$name" >/dev/null' EXIT
+mkdir -p build
+python -m guestnet_lab up "$name" --topology kvm-failover --release "$release" --json > "build/$name.json"
+inventory=build/$name.ini
+python - "build/$name.json" > "$inventory" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+print("[lab]\n%s ansible_host=%s ansible_port=%s ansible_user=%s ansible_ssh_private_key_file=%s "
+      "ansible_python_interpreter=/usr/bin/python3" % (r["name"], r["ssh_host"], r["ssh_port"], r["ssh_user"], r["ssh_key"]))
+PY
+echo "== before: the guest as booted"
+ansible-playbook -i "$inventory" playbooks/report.yml
+echo "== apply: playbooks/site.yml"
+ansible-playbook -i "$inventory" playbooks/site.yml
+echo "== after"
+ansible-playbook -i "$inventory" playbooks/report.yml
