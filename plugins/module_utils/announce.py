@@ -33,9 +33,9 @@ DRIVER_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 SENDER = r'''#!/usr/bin/python3
 # SPDX-License-Identifier: GPL-3.0-or-later
 # Managed by guestnet.failover: do not edit, the next run overwrites it.
-"""guestnet-announce DEV|MAC: announce the addresses of a failover upper device.
+"""guestnet-announce IFINDEX|DEV|MAC: announce the addresses of a failover upper device.
 
-DEV (a lower that appeared): enslave it into its bond/team if needed, silence its IPv6,
+IFINDEX or DEV (a lower that appeared): enslave it into its bond/team if needed, silence its IPv6,
 wait for its carrier, then send the burst from its upper. MAC (a lower went away): send the
 burst from every upper whose lowers carry that MAC. Python 3 standard library only.
 """
@@ -290,10 +290,26 @@ def enslave(dev, group):
     return ok
 
 
+def by_ifindex(index, timeout=2.0):
+    """Name of the device with ifindex (stable across the udev rename), or None."""
+    end = time.monotonic() + timeout
+    while True:
+        for dev in os.listdir(SYS) if os.path.isdir(SYS) else []:
+            if read(os.path.join(SYS, dev, "ifindex")) == index:
+                return dev
+        if time.monotonic() >= end:
+            return None
+        time.sleep(0.05)
+
+
 def handle(arg, groups=None, schedule=SCHEDULE):
-    """Entry point for one trigger; returns {upper: frames sent}."""
+    """Entry point for one trigger (ifindex, device name or MAC); returns {upper: frames sent}."""
     groups = load_groups() if groups is None else groups
     arg = arg.strip()
+    if arg.isdigit():
+        arg = by_ifindex(arg)
+        if arg is None:
+            return {}
     if len(arg) == 17 and arg.count(":") == 5:
         return dict((up, send_burst(up, schedule)) for up in uppers_for_mac(arg.lower(), groups))
     if not os.path.exists(os.path.join(SYS, arg)):
@@ -313,7 +329,7 @@ def handle(arg, groups=None, schedule=SCHEDULE):
 
 def main(argv):
     if len(argv) != 2:
-        sys.stderr.write("usage: guestnet-announce DEV|MAC\n")
+        sys.stderr.write("usage: guestnet-announce IFINDEX|DEV|MAC\n")
         return 2
     for upper, count in sorted(handle(argv[1]).items()):
         sys.stdout.write("%s: %d frames\n" % (upper, count))
@@ -339,7 +355,7 @@ TimeoutStartSec=30
 
 RULE = (
     'ACTION=="add", SUBSYSTEM=="net", ATTR{{address}}=="{mac}", ENV{{GUESTNET_FAILOVER_MAC}}="{mac}", '
-    'RUN+="/bin/systemctl --no-block start guestnet-announce@%k.service"\n'
+    'RUN+="/bin/systemctl --no-block start guestnet-announce@$env{{IFINDEX}}.service"\n'
     'ACTION=="remove", SUBSYSTEM=="net", ENV{{GUESTNET_FAILOVER_MAC}}=="{mac}", '
     'RUN+="/bin/systemctl --no-block start guestnet-announce@{mac}.service"\n'
 )
