@@ -29,8 +29,7 @@ class Pinger:
         self.thread.start()
 
     def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
+        for line in self.proc.stdout or []:
             self.lines.append(line)
             match = REPLY.match(line)
             if match:
