@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Time discovery (netlink dump + sysfs + ethtool + classify + findings) as the link count grows.
 
@@ -66,7 +65,7 @@ def in_ns_timings(netns, runs):
         os.close(rfd)
         netdev_read._enter_netns(os.path.join(netdev_read.NETNS_DIR, netns))  # pylint: disable=protected-access
         out = []
-        for _ in range(runs):
+        for _run in range(runs):
             start = time.perf_counter()
             capture = netdev_read.capture_here(probe_managers=False, host_netns=False)
             evaluate(capture, groups(capture))
@@ -83,7 +82,7 @@ def in_ns_timings(netns, runs):
 
 def module_timings(netns, runs):
     out = []
-    for _ in range(runs):
+    for _run in range(runs):
         start = time.perf_counter()
         capture = netdev_read.capture(netns=netns)
         evaluate(capture, groups(capture))

@@ -1,10 +1,9 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Capture a real topology into a unit-test fixture (tests/unit/fixtures/captures/NAME.json).
 
-    capture_topology.py --out FILE --source TEXT              # this host's netns
-    capture_topology.py --netns NAME --out FILE --source TEXT # a named netns (root)
-    capture_topology.py --lab GUEST --out FILE --source TEXT  # a lab guest, via the lab's ssh
+    python tests/tools/capture_topology.py --out FILE --source TEXT              # this host's netns
+    python tests/tools/capture_topology.py --netns NAME --out FILE --source TEXT # a named netns (root)
+    python tests/tools/capture_topology.py --lab GUEST --out FILE --source TEXT  # a lab guest, via the lab's ssh
 
 For --lab, netdev_read.py (stand-alone: no collection imports) is piped to ``python3 -`` in the
 guest through ``python -m guestnet_lab ssh GUEST``; the guest needs python3-pyroute2.
