@@ -46,7 +46,7 @@ def initramfs_tools_hook(paths):
 def dracut_module(paths):
     """dracut module-setup.sh installing the same files."""
     lines = [
-        "#!/bin/bash",
+        "#!/usr/bin/env bash",
         "# Copy the failover udev rules and .link files into the initramfs.",
         "check() {",
         "    return 0",

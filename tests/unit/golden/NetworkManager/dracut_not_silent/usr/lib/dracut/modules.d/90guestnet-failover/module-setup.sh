@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Managed by guestnet.failover (failover_config); do not edit, changes will be overwritten.
 # Copy the failover udev rules and .link files into the initramfs.
 check() {
