@@ -47,6 +47,17 @@ class Pinger:
         raise LabError("ping printed no summary:\n" + "".join(self.lines[-5:]))
 
 
+def _ranges(seqs: list[int]) -> list[str]:
+    """Compress sorted sequence numbers into "a-b" ranges."""
+    out: list[list[int]] = []
+    for seq in seqs:
+        if out and seq == out[-1][1] + 1:
+            out[-1][1] = seq
+        else:
+            out.append([seq, seq])
+    return [f"{a}-{b}" if a != b else str(a) for a, b in out]
+
+
 def _run_action(name: str, action: str, device: Optional[str]) -> dict:
     if action == "unplug":
         return vm.unplug(name, device)
@@ -74,9 +85,11 @@ def measure(name: str, action: str, target: str, device: Optional[str] = None, a
     stamps = [stamp for stamp, _seq in pinger.replies]
     gaps = [(b - a, a) for a, b in zip(stamps, stamps[1:])]
     longest, at = max(gaps) if gaps else (0.0, action_started)
+    seen = {seq for _stamp, seq in pinger.replies}
+    missing = [seq for seq in range(1, sent + 1) if seq not in seen]
     return {
         "instance": name, "action": action, "target": target, "bridge_mode": inst["bridge_mode"],
         "interval_ms": round(interval * 1000), "sent": sent, "received": received, "lost": sent - received,
         "longest_gap_ms": round(longest * 1000, 1), "gap_starts_after_action_ms": round((at - action_started) * 1000, 1),
-        "action_result": result,
+        "lost_seq_ranges": _ranges(missing)[:20], "action_result": result,
     }
