@@ -252,6 +252,11 @@ def _global(addrs):
     return [a for a in addrs if a["scope"] != "link" and a["scope"] != "host"]
 
 
+def _managed(addrs):
+    """Addresses we own: global ones except IPv6 autoconf/DHCPv6 leases the kernel manages."""
+    return [a for a in _global(addrs) if a["family"] == "inet" or a.get("permanent", True)]
+
+
 def _route_text(route):
     text = route["dst"]
     if route.get("gateway"):
@@ -359,7 +364,7 @@ def current_view(state, res):
     view = {"model": res["model"], "upper": res["upper"], "exists": upper is not None, "ports": {}}
     if upper:
         view.update({"up": upper["up"], "mac": upper["mac"], "mtu": upper["mtu"],
-                     "addresses": sorted(_cidr(a) for a in _global(upper["addresses"])),
+                     "addresses": sorted(_cidr(a) for a in _managed(upper["addresses"])),
                      "routes": sorted(_route_text(r) for r in state.get("routes", []) if r["dev"] == res["upper"]
                                       and not r["dst"].startswith("fe80:") and r["proto"] != 2)})
         if upper.get("bond"):
@@ -535,6 +540,9 @@ def plan_steps(state, res, group, target):
         if not links[port]["up"] or any(s.get("dev") == port and s.get("state") == "down" for s in steps):
             add({"op": "link_set", "dev": port, "state": "up"})
     add({"op": "wait_carrier", "dev": upper})
+    if model == "team" and recreate and res["vf"]:
+        # teamd keeps the first port that came up; make the VF active like the bond's primary
+        add({"op": "teamd_active", "dev": upper, "port": res["vf"]})
     for addr in wanted:
         if _cidr(addr) not in cur_addrs:
             add({"op": "addr_add", "dev": upper, "addr": addr})
@@ -729,6 +737,11 @@ class Applier(object):
 
     def op_teamd_stop(self, step):
         teamd_stop(step["dev"])
+
+    def op_teamd_active(self, step):
+        wait_carrier(self.ipr, step["port"], self.carrier_timeout)
+        subprocess.run(["teamdctl", step["dev"], "state", "item", "set", "runner.active_port", step["port"]],
+                       check=False, capture_output=True)
 
     def op_teamd_port_add(self, step):
         subprocess.run(["teamdctl", step["dev"], "port", "add", step["port"]], check=True, capture_output=True)

@@ -257,7 +257,8 @@ def install_announcer(module, groups, uppers):
 def apply(module):
     params = module.params
     try:
-        groups = normalize(params["groups"], "networkd")
+        # runtime apply has no network stack: validate with the backend that has no stack-specific limits
+        groups = normalize(params["groups"], "NetworkManager")
     except ConfigError as exc:
         module.fail_json(msg=str(exc))
     sender = announce.sender() if params["announcer"] else None
