@@ -19,7 +19,7 @@ RELEASES = {"12": "bookworm", "13": "trixie"}
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 
 COMMON_PACKAGES = [
-    "linux-image-amd64", "systemd-sysv", "udev", "kmod", "procps", "iproute2", "python3", "python3-pyroute2",
+    "linux-image-amd64", "systemd-sysv", "udev", "kmod", "procps", "iproute2", "python3", "python3-apt", "python3-pyroute2",
     "openssh-server", "initramfs-tools", "network-manager", "netplan.io", "ifupdown", "libteam-utils",
     "ifenslave", "iputils-ping", "ethtool",
 ]
