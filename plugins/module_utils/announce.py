@@ -315,13 +315,17 @@ def handle(arg, groups=None, schedule=SCHEDULE):
     if not os.path.exists(os.path.join(SYS, arg)):
         return {}
     group = group_of(arg, groups)
+    enslaved = False
     if group and group.get("model") in ("bond", "team"):
-        enslave(arg, group)
+        enslaved = enslave(arg, group)
     upper = upper_of(arg)
     if upper != arg:
         # a lower: silent (no IPv6 autoconf, no address) and announced once it has carrier
         write("/proc/sys/net/ipv6/conf/%s/disable_ipv6" % arg, "1")
         wait_carrier(arg)
+        if enslaved and group.get("model") == "team" and driver(arg) in group.get("vf_drivers", []):
+            # teamd keeps the active port on a port add: make the VF active like a bond primary
+            run("teamdctl", upper, "state", "item", "set", "runner.active_port", arg)
     elif group is None:
         return {}
     return {upper: send_burst(upper, schedule)}
