@@ -31,6 +31,7 @@ def parser() -> argparse.ArgumentParser:
     build = img.add_parser("build", help="build (or reuse) the image of a Debian release")
     build.add_argument("--release", choices=sorted(images.RELEASES), default="12")
     build.add_argument("--force", action="store_true", help="rebuild even when cached")
+    img.add_parser("prune", help="remove cached images of old recipes that no instance uses")
 
     upp = sub.add_parser("up", help="boot an instance and wait for SSH")
     upp.add_argument("name")
@@ -77,7 +78,11 @@ def parser() -> argparse.ArgumentParser:
 
 def dispatch(args: argparse.Namespace) -> int:
     """Run one parsed command."""
-    if args.command == "image":
+    if args.command == "image" and args.image_command == "prune":
+        in_use = {json.loads(path.read_text(encoding="utf-8")).get("image", "") for path in vm.RUN_DIR.glob("*/instance.json")}
+        for path in images.prune(in_use):
+            print(f"removed {path}")
+    elif args.command == "image":
         print(images.build(args.release, force=args.force))
     elif args.command == "up":
         inst = vm.up(args.name, args.topology, args.release, args.bridge_mode, args.memory, args.cpus, args.timeout)

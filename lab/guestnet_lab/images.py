@@ -197,6 +197,18 @@ def _build_locked(release: str, final: Path) -> Path:
     return final
 
 
+def prune(in_use: set[str]) -> list[Path]:
+    """Remove cached images that no current recipe describes and no instance in in_use (image paths) boots."""
+    current = {image_dir(release) for release in RELEASES}
+    removed = []
+    for path in sorted(IMAGES_DIR.glob("debian-*")):
+        if path.is_dir() and path not in current and str(path) not in in_use and not path.name.endswith(".tmp"):
+            shutil.rmtree(path)
+            path.with_name(path.name + ".lock").unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
 def ensure(release: str) -> Path:
     """Return the cached image directory of a release, building it when missing."""
     return build(release)
