@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite (README: `make test`). Stages can be picked: scripts/test.sh unit lint sanity build molecule
-# `fast` = unit lint sanity build (the inner loop, no VMs).
+# `fast` = unit lint sanity build (the inner loop, no VMs). SCENARIO=name limits the molecule stage to one scenario.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -53,7 +53,9 @@ run_build() {
 run_molecule() {
   stage "molecule scenarios in the VM lab"
   local s failed=()
-  for s in molecule/*/molecule.yml; do
+  local scenarios=("molecule/${SCENARIO:-}/molecule.yml")
+  [ -n "${SCENARIO:-}" ] || scenarios=(molecule/*/molecule.yml)
+  for s in "${scenarios[@]}"; do
     s=$(basename "$(dirname "$s")")
     stage "molecule test -s $s"
     molecule test -s "$s" || failed+=("$s")
