@@ -3,16 +3,16 @@
 """Runtime failover topology: read links over netlink, plan, apply, probe, roll back.
 
 The data flow is the collection's: ``read_state()`` turns one netlink dump (plus a little
-sysfs/ethtool) into plain dicts; ``resolve()``, ``target_view()``, ``current_view()``,
+sysfs/ethtool) into plain dicts, built from the read adapter's decoders (``netdev_read``)
+in the view the planner needs; ``resolve()``, ``target_view()``, ``current_view()``,
 ``plan_steps()`` and ``summary()`` are pure and unit-tested on fixtures; ``Applier`` executes
 the steps with the synchronous pyroute2 ``IPRoute`` API common to 0.7.x and 0.9.x, and
 ``rollback()`` restores a snapshot taken by ``read_state()`` when the probe does not answer.
 """
 from __future__ import annotations
 
-import array
+import contextlib
 import errno
-import fcntl
 import ipaddress
 import json
 import os
@@ -22,10 +22,18 @@ import struct
 import subprocess
 import time
 
-BOND_MODES = {"balance-rr": 0, "active-backup": 1, "balance-xor": 2, "broadcast": 3,
-              "802.3ad": 4, "balance-tlb": 5, "balance-alb": 6}
-FAIL_OVER_MAC = {"none": 0, "active": 1, "follow": 2}
-PRIMARY_RESELECT = {"always": 0, "better": 1, "failure": 2}
+from ansible_collections.guestnet.failover.plugins.module_utils import netdev_read
+from ansible_collections.guestnet.failover.plugins.module_utils.netdev_read import read_text
+
+
+def _numbers(names):
+    return dict((name, number) for number, name in enumerate(names))
+
+
+# option name to the number netlink takes (the read adapter decodes the other way)
+BOND_MODES = _numbers(netdev_read.BOND_MODES)
+FAIL_OVER_MAC = _numbers(netdev_read.FAIL_OVER_MAC)
+PRIMARY_RESELECT = _numbers(netdev_read.PRIMARY_RESELECT)
 HWADDR_POLICIES = ("same_all", "by_active", "only_active")
 BOND_DEFAULTS = {"miimon": 100, "fail_over_mac": "none", "primary_reselect": "always",
                  "num_grat_arp": 3, "num_unsol_na": 3, "updelay": 0, "downdelay": 0}
@@ -34,8 +42,8 @@ TEAMD_RUN_DIR = "/run/teamd"
 # route protocols worth moving from a lower to the upper (kernel/ra routes come back by themselves)
 MOVABLE_PROTOS = (3, 4, 16)  # boot, static, dhcp
 IFF_UP = 0x1
-RT_TABLE_MAIN = 254
 RTN_UNICAST = 1
+FOREVER = 0xFFFFFFFF  # IFA_CACHEINFO lifetime of a permanent address
 MAC_REFUSED = (errno.EPERM, errno.EADDRNOTAVAIL, errno.EOPNOTSUPP, errno.EACCES)
 
 
@@ -44,156 +52,61 @@ class LinkApplyError(Exception):
 
 
 # --------------------------------------------------------------------------- read
-def _read(path, default=None):
-    try:
-        with open(path) as handle:
-            return handle.read().strip()
-    except (IOError, OSError):
-        return default
+def _address(msg):
+    """The read adapter's address dict, plus what putting it back needs (lifetimes, broadcast, label)."""
+    index, addr = netdev_read.address_from_msg(msg)
+    cache = msg.get_attr("IFA_CACHEINFO")
+    addr["permanent"] = "permanent" in addr.pop("flags")
+    addr.update(valid_lft=cache["ifa_valid"] if cache else FOREVER,
+                preferred_lft=cache["ifa_preferred"] if cache else FOREVER,
+                broadcast=msg.get_attr("IFA_BROADCAST"), label=msg.get_attr("IFA_LABEL"))
+    return index, addr
 
 
-def _ethtool(name, cmd, size):
-    """Run one SIOCETHTOOL ``cmd`` for ``name``; return the buffer or None."""
-    buf = array.array("B", struct.pack("I", cmd) + b"\0" * (size - 4))
-    addr, _length = buf.buffer_info()
-    ifreq = struct.pack("16sP", name.encode()[:15], addr)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        fcntl.ioctl(sock.fileno(), 0x8946, ifreq)
-    except (IOError, OSError):
+def _route(msg, names):
+    """A unicast main-table route through a known link as a dict route_add can replay, else None."""
+    oif = msg.get_attr("RTA_OIF")
+    if msg["type"] != RTN_UNICAST or oif not in names:
         return None
-    finally:
-        sock.close()
-    return buf.tobytes()
-
-
-def ethtool_driver(name):
-    """ETHTOOL_GDRVINFO driver name (``net_failover`` for a failover master), or None."""
-    data = _ethtool(name, 0x3, 196)
-    if not data:
-        return None
-    return data[4:36].split(b"\0", 1)[0].decode() or None
-
-
-def ethtool_perm_addr(name):
-    """ETHTOOL_GPERMADDR for kernels/pyroute2 versions without IFLA_PERM_ADDRESS."""
-    data = _ethtool(name, 0x20, 8 + 32)
-    if not data:
-        return None
-    size = struct.unpack("I", data[4:8])[0]
-    mac = data[8:8 + min(size, 32)]
-    if len(mac) != 6 or not any(mac):
-        return None
-    return ":".join("%02x" % b for b in mac)
-
-
-def _attr(msg, name, default=None):
-    value = msg.get_attr(name)
-    return default if value is None else value
-
-
-def _linkinfo(msg):
-    info = msg.get_attr("IFLA_LINKINFO")
-    if not info:
-        return None, None, {}
-    kind = info.get_attr("IFLA_INFO_KIND")
-    slave_kind = info.get_attr("IFLA_INFO_SLAVE_KIND")
-    data = info.get_attr("IFLA_INFO_DATA")
-    values = {}
-    if data is not None and hasattr(data, "get_attrs") and "attrs" in data:
-        for key, value in data["attrs"]:
-            values[key] = value
-    return kind, slave_kind, values
-
-
-def _bond_info(data, names):
-    rev = dict((v, k) for k, v in BOND_MODES.items())
-    fom = dict((v, k) for k, v in FAIL_OVER_MAC.items())
-    rese = dict((v, k) for k, v in PRIMARY_RESELECT.items())
+    dst = msg.get_attr("RTA_DST")
     return {
-        "mode": rev.get(data.get("IFLA_BOND_MODE")),
-        "miimon": data.get("IFLA_BOND_MIIMON"),
-        "updelay": data.get("IFLA_BOND_UPDELAY"),
-        "downdelay": data.get("IFLA_BOND_DOWNDELAY"),
-        "fail_over_mac": fom.get(data.get("IFLA_BOND_FAIL_OVER_MAC")),
-        "primary_reselect": rese.get(data.get("IFLA_BOND_PRIMARY_RESELECT")),
-        "num_peer_notif": data.get("IFLA_BOND_NUM_PEER_NOTIF"),
-        "primary": names.get(data.get("IFLA_BOND_PRIMARY")),
-        "active_slave": names.get(data.get("IFLA_BOND_ACTIVE_SLAVE")),
+        "family": "inet" if msg["family"] == socket.AF_INET else "inet6",
+        "dst": "%s/%d" % (dst, msg["dst_len"]) if dst else "default",
+        "gateway": msg.get_attr("RTA_GATEWAY"), "dev": names[oif],
+        "priority": msg.get_attr("RTA_PRIORITY"), "proto": msg["proto"], "scope": msg["scope"],
     }
-
-
-def _addresses(ipr):
-    out = {}
-    for msg in ipr.get_addr():
-        family = "inet" if msg["family"] == socket.AF_INET else "inet6"
-        address = _attr(msg, "IFA_LOCAL") if family == "inet" else None
-        address = address or _attr(msg, "IFA_ADDRESS")
-        flags = _attr(msg, "IFA_FLAGS", msg["flags"])
-        cache = msg.get_attr("IFA_CACHEINFO")
-        valid = cache["ifa_valid"] if cache else 0xFFFFFFFF
-        preferred = cache["ifa_preferred"] if cache else 0xFFFFFFFF
-        scope = {0: "global", 253: "link", 254: "host"}.get(msg["scope"], str(msg["scope"]))
-        out.setdefault(msg["index"], []).append({
-            "family": family, "address": address, "prefixlen": msg["prefixlen"], "scope": scope,
-            "permanent": bool(flags & 0x80), "valid_lft": valid, "preferred_lft": preferred,
-            "broadcast": _attr(msg, "IFA_BROADCAST"), "label": _attr(msg, "IFA_LABEL"),
-        })
-    return out
-
-
-def _routes(ipr, names):
-    out = []
-    for family in (socket.AF_INET, socket.AF_INET6):
-        for msg in ipr.get_routes(family=family, table=RT_TABLE_MAIN):
-            if msg["type"] != RTN_UNICAST or _attr(msg, "RTA_TABLE", msg["table"]) != RT_TABLE_MAIN:
-                continue
-            oif = _attr(msg, "RTA_OIF")
-            if oif not in names:
-                continue
-            dst = _attr(msg, "RTA_DST")
-            out.append({
-                "family": "inet" if family == socket.AF_INET else "inet6",
-                "dst": "%s/%d" % (dst, msg["dst_len"]) if dst else "default",
-                "gateway": _attr(msg, "RTA_GATEWAY"), "dev": names[oif],
-                "priority": _attr(msg, "RTA_PRIORITY"), "proto": msg["proto"], "scope": msg["scope"],
-            })
-    return out
 
 
 def read_state(ipr, proc="/proc/sys/net/ipv6/conf", sys_net="/sys/class/net"):
     """One dump of links, addresses and main-table routes as plain dicts keyed by name."""
     msgs = list(ipr.get_links())
-    names = dict((m["index"], _attr(m, "IFLA_IFNAME")) for m in msgs)
-    addrs = _addresses(ipr)
+    names = netdev_read.link_names(msgs)
+    addrs = {}
+    for msg in ipr.get_addr():
+        index, addr = _address(msg)
+        addrs.setdefault(index, []).append(addr)
     links = {}
-    for msg in msgs:
-        name = names[msg["index"]]
-        kind, slave_kind, data = _linkinfo(msg)
-        perm = msg.get_attr("IFLA_PERM_ADDRESS")
-        if perm is not None and not isinstance(perm, str):
-            perm = ":".join("%02x" % b for b in perm)
-        if not perm or perm == "00:00:00:00:00:00":
-            perm = ethtool_perm_addr(name) if kind is None else None
-        dis = _read(os.path.join(proc, name, "disable_ipv6"))
-        driver_link = os.path.join(sys_net, name, "device", "driver")
-        links[name] = {
-            "name": name, "ifindex": msg["index"],
-            "mac": (_attr(msg, "IFLA_ADDRESS") or "").lower() or None,
-            "perm_mac": perm.lower() if perm else None,
-            "kind": kind, "slave_kind": slave_kind,
-            "master": names.get(msg.get_attr("IFLA_MASTER")),
-            "up": bool(msg["flags"] & IFF_UP),
-            "carrier": bool(_attr(msg, "IFLA_CARRIER", 0)),
-            "operstate": _attr(msg, "IFLA_OPERSTATE"),
-            "mtu": _attr(msg, "IFLA_MTU"),
-            "driver": ethtool_driver(name),
-            "device_driver": os.path.basename(os.readlink(driver_link)) if os.path.islink(driver_link) else None,
-            "addresses": addrs.get(msg["index"], []),
-            "ipv6_disabled": None if dis is None else dis == "1",
-            "bond": _bond_info(data, names) if kind == "bond" else None,
-        }
-    return {"links": links, "routes": _routes(ipr, names)}
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for msg in msgs:
+            link = netdev_read.link_from_msg(msg, names)
+            name = link["name"]
+            perm = link["perm_mac"]
+            if perm is None and link["kind"] is None:
+                perm = netdev_read.ethtool_perm_addr(sock, name)
+            dis = read_text(os.path.join(proc, name, "disable_ipv6"))
+            links[name] = {
+                "name": name, "ifindex": link["ifindex"], "mac": link["mac"], "perm_mac": perm,
+                "kind": link["kind"], "slave_kind": link["slave_kind"], "master": link["master"],
+                "up": "UP" in link["flags"], "carrier": link["carrier"], "operstate": link["operstate"],
+                "mtu": link["mtu"],
+                "driver": netdev_read.ethtool_drvinfo(sock, name)[0],
+                "device_driver": netdev_read.device_driver(os.path.join(sys_net, name)),
+                "addresses": addrs.get(link["ifindex"], []),
+                "ipv6_disabled": None if dis is None else dis == "1",
+                "bond": netdev_read.bond_from_msg(msg, names),
+            }
+    routes = [_route(msg, names) for msg in netdev_read.main_routes(ipr)]
+    return {"links": links, "routes": [route for route in routes if route]}
 
 
 # --------------------------------------------------------------------------- decide (pure)
@@ -319,7 +232,7 @@ def _wanted_addresses(state, res, group):
             for cidr in cfg.get("addresses") or []:
                 iface = ipaddress.ip_interface(cidr)
                 want.append({"family": family, "address": str(iface.ip), "prefixlen": iface.network.prefixlen,
-                             "scope": "global", "permanent": True, "valid_lft": 0xFFFFFFFF, "preferred_lft": 0xFFFFFFFF})
+                             "scope": "global", "permanent": True, "valid_lft": FOREVER, "preferred_lft": FOREVER})
             continue
         if cfg.get("method") == "disabled":
             continue
@@ -583,9 +496,9 @@ def teamd_unit_available():
 
 def teamd_state(upper):
     """(config text we wrote or None, daemon running) for ``upper``."""
-    conf = _read(os.path.join(TEAMD_RUN_DIR, upper + ".conf"))
+    conf = read_text(os.path.join(TEAMD_RUN_DIR, upper + ".conf"))
     running = False
-    pid = _read(os.path.join(TEAMD_RUN_DIR, upper + ".pid"))
+    pid = read_text(os.path.join(TEAMD_RUN_DIR, upper + ".pid"))
     if pid and pid.isdigit():
         running = os.path.exists("/proc/%s" % pid)
     elif teamd_unit_available():
@@ -600,6 +513,16 @@ def annotate_team(state, upper):
         link["teamd_config"] = conf
         link["teamd_running"] = running
     return state
+
+
+@contextlib.contextmanager
+def _tolerating(*codes):
+    """Swallow a netlink error whose errno is one of ``codes`` (already there / already gone)."""
+    try:
+        yield
+    except Exception as exc:  # pylint: disable=broad-except
+        if getattr(exc, "code", None) not in codes:
+            raise
 
 
 class Applier(object):
@@ -679,12 +602,9 @@ class Applier(object):
     def op_addr_flush(self, step):
         idx = self.index(step["dev"])
         for msg in self.ipr.get_addr(index=idx):
-            addr = _attr(msg, "IFA_LOCAL") or _attr(msg, "IFA_ADDRESS")
-            try:
+            addr = msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS")
+            with _tolerating(errno.EADDRNOTAVAIL, errno.ENOENT):
                 self.ipr.addr("del", index=idx, address=addr, prefixlen=msg["prefixlen"])
-            except Exception as exc:  # pylint: disable=broad-except
-                if getattr(exc, "code", None) not in (errno.EADDRNOTAVAIL, errno.ENOENT):
-                    raise
 
     def op_addr_add(self, step):
         addr = step["addr"]
@@ -693,13 +613,10 @@ class Applier(object):
             net = ipaddress.ip_interface(_cidr(addr)).network
             if net.prefixlen < 31:
                 kwargs["broadcast"] = str(net.broadcast_address)
-        if addr.get("valid_lft") not in (None, 0xFFFFFFFF):
+        if addr.get("valid_lft") not in (None, FOREVER):
             kwargs["IFA_CACHEINFO"] = {"ifa_valid": addr["valid_lft"], "ifa_preferred": addr["preferred_lft"]}
-        try:
+        with _tolerating(errno.EEXIST):
             self.ipr.addr("add", **kwargs)
-        except Exception as exc:  # pylint: disable=broad-except
-            if getattr(exc, "code", None) != errno.EEXIST:
-                raise
 
     def op_addr_del(self, step):
         iface = ipaddress.ip_interface(step["cidr"])
@@ -717,11 +634,8 @@ class Applier(object):
             kwargs["priority"] = route["priority"]
         if route.get("proto"):
             kwargs["proto"] = route["proto"]
-        try:
+        with _tolerating(errno.EEXIST):
             self.ipr.route("add", **kwargs)
-        except Exception as exc:  # pylint: disable=broad-except
-            if getattr(exc, "code", None) != errno.EEXIST:
-                raise
 
     def op_sysctl_ipv6(self, step):
         path = os.path.join(self.proc, step["dev"], "disable_ipv6")
@@ -754,7 +668,7 @@ def wait_carrier(ipr, name, timeout):
         found = ipr.link_lookup(ifname=name)
         if found:
             msg = ipr.get_links(found[0])[0]
-            if _attr(msg, "IFLA_CARRIER", 0) and msg["flags"] & IFF_UP:
+            if msg.get_attr("IFLA_CARRIER", 0) and msg["flags"] & IFF_UP:
                 return True
         if time.monotonic() >= deadline:
             return False
@@ -787,7 +701,7 @@ def teamd_stop(upper):
     conf, pidfile = _teamd_paths(upper)
     if teamd_unit_available():
         subprocess.run(["systemctl", "stop", "teamd@%s.service" % upper], capture_output=True, check=False)
-    pid = _read(pidfile)
+    pid = read_text(pidfile)
     if pid and pid.isdigit():
         subprocess.run([shutil.which("teamd") or "/usr/bin/teamd", "-k", "-t", upper, "-p", pidfile], capture_output=True, check=False)
     deadline = time.monotonic() + 5
@@ -804,7 +718,7 @@ def mac_change_refused(ipr, name, mac):
     """Try to give ``name`` the MAC ``mac`` (down); True when the driver refuses (EPERM...)."""
     idx = ipr.link_lookup(ifname=name)[0]
     msg = ipr.get_links(idx)[0]
-    current = (_attr(msg, "IFLA_ADDRESS") or "").lower()
+    current = (msg.get_attr("IFLA_ADDRESS") or "").lower()
     if current == mac.lower():
         return False
     was_up = bool(msg["flags"] & IFF_UP)
@@ -833,7 +747,7 @@ def _mac_bytes(mac):
 
 def arp_probe(device, target, timeout=1.0, sender_ip=None):
     """ARP who-has ``target`` out of ``device``; True when the target answers within ``timeout``."""
-    mac = _read("/sys/class/net/%s/address" % device)
+    mac = read_text("/sys/class/net/%s/address" % device)
     if not mac:
         return False
     src_ip = socket.inet_aton(sender_ip) if sender_ip else b"\0\0\0\0"
@@ -876,7 +790,7 @@ def probe(ipr, device, target, method="arp", deadline=30.0, sleep=time.sleep):
             idx = ipr.link_lookup(ifname=device)
             if idx:
                 for msg in ipr.get_addr(index=idx[0], family=socket.AF_INET):
-                    sender = _attr(msg, "IFA_LOCAL") or _attr(msg, "IFA_ADDRESS")
+                    sender = msg.get_attr("IFA_LOCAL") or msg.get_attr("IFA_ADDRESS")
                     break
             if arp_probe(device, target, 0.5, sender):
                 return True

@@ -5,6 +5,10 @@
 The output is the "Raw capture" of docs/data-model.md. Only the synchronous ``IPRoute``
 API that pyroute2 0.7.2 (Debian 12) and 0.9.x share is used: ``get_links``, ``get_addr``,
 ``get_routes`` and ``get_attr`` on the messages. Nothing here writes to the system.
+The message decoders, ethtool queries and sysfs readers are also the read side of the
+runtime applier (``link_apply.read_state``), and the pyroute2 import below is the
+collection's only one. This file stays stand-alone (no collection or Ansible imports):
+tests/tools/capture_topology.py pipes it to a guest's ``python3``.
 """
 from __future__ import annotations
 
@@ -43,8 +47,11 @@ IFA_F_NAMES = (
     (0x200, "noprefixroute"), (0x400, "mcautojoin"), (0x800, "stable-privacy"),
 )
 SCOPES = {0: "global", 200: "site", 253: "link", 254: "host", 255: "nowhere"}
+# include/uapi/linux/if_link.h: IFLA_BOND_* values by number
 BOND_MODES = ("balance-rr", "active-backup", "balance-xor", "broadcast", "802.3ad", "balance-tlb", "balance-alb")
 FAIL_OVER_MAC = ("none", "active", "follow")
+PRIMARY_RESELECT = ("always", "better", "failure")
+CAPTURE_BOND_KEYS = ("mode", "active_slave", "primary", "fail_over_mac", "miimon")
 RT_TABLE_MAIN = 254
 STANDBY_BIT = 62  # VIRTIO_NET_F_STANDBY
 
@@ -68,7 +75,8 @@ class CaptureError(Exception):
 # --------------------------------------------------------------------------- helpers
 
 
-def _read(path):
+def read_text(path):
+    """Stripped content of a sysfs/procfs/run file, None when unreadable."""
     try:
         with open(path, "r") as handle:
             return handle.read().strip()
@@ -89,10 +97,8 @@ def _flag_names(value, table):
     return [name for bit, name in table if value & bit]
 
 
-def ethtool_drvinfo(sock, name):
-    """Return (driver, bus_info) via SIOCETHTOOL/ETHTOOL_GDRVINFO, (None, None) when unsupported."""
-    size = struct.calcsize(DRVINFO_FMT)
-    buf = array.array("B", struct.pack("=I", ETHTOOL_GDRVINFO) + b"\0" * (size - 4))
+def _ethtool(sock, name, buf):
+    """One SIOCETHTOOL ioctl on ``name``; the kernel fills ``buf`` in. False when unsupported."""
     addr, _length = buf.buffer_info()
     # struct ifreq: char ifr_name[16]; union { void *ifr_data; ... } padded to 40 bytes on 64-bit.
     ifreq = struct.pack("16sP", name.encode()[:15], addr)
@@ -100,6 +106,15 @@ def ethtool_drvinfo(sock, name):
     try:
         fcntl.ioctl(sock.fileno(), SIOCETHTOOL, ifreq)
     except (IOError, OSError):
+        return False
+    return True
+
+
+def ethtool_drvinfo(sock, name):
+    """Return (driver, bus_info) via SIOCETHTOOL/ETHTOOL_GDRVINFO, (None, None) when unsupported."""
+    size = struct.calcsize(DRVINFO_FMT)
+    buf = array.array("B", struct.pack("=I", ETHTOOL_GDRVINFO) + b"\0" * (size - 4))
+    if not _ethtool(sock, name, buf):
         return None, None
     fields = struct.unpack(DRVINFO_FMT, buf.tobytes())
     driver = fields[1].split(b"\0", 1)[0].decode("ascii", "replace") or None
@@ -110,12 +125,7 @@ def ethtool_drvinfo(sock, name):
 def ethtool_perm_addr(sock, name):
     """Permanent MAC via ETHTOOL_GPERMADDR (kernels older than 5.6 lack IFLA_PERM_ADDRESS)."""
     buf = array.array("B", struct.pack("=II", ETHTOOL_GPERMADDR, 32) + b"\0" * 32)
-    addr, _length = buf.buffer_info()
-    ifreq = struct.pack("16sP", name.encode()[:15], addr)
-    ifreq += b"\0" * (40 - len(ifreq))
-    try:
-        fcntl.ioctl(sock.fileno(), SIOCETHTOOL, ifreq)
-    except (IOError, OSError):
+    if not _ethtool(sock, name, buf):
         return None
     raw = buf.tobytes()
     size = struct.unpack("=I", raw[4:8])[0]
@@ -140,18 +150,36 @@ def _linkinfo(msg):
     return kind, slave_kind, data
 
 
-def _bond(data, names):
+def _named(table, value):
+    return table[value] if isinstance(value, int) and value < len(table) else value
+
+
+def bond_options(data, names):
+    """A bond's IFLA_INFO_DATA decoded (every option the collection reads or sets); None if undecoded."""
     if data is None or not hasattr(data, "get_attr"):
         return None
-    mode = data.get_attr("IFLA_BOND_MODE")
-    fom = data.get_attr("IFLA_BOND_FAIL_OVER_MAC")
     return {
-        "mode": BOND_MODES[mode] if isinstance(mode, int) and mode < len(BOND_MODES) else mode,
+        "mode": _named(BOND_MODES, data.get_attr("IFLA_BOND_MODE")),
         "active_slave": names.get(data.get_attr("IFLA_BOND_ACTIVE_SLAVE")),
         "primary": names.get(data.get_attr("IFLA_BOND_PRIMARY")),
-        "fail_over_mac": FAIL_OVER_MAC[fom] if isinstance(fom, int) and fom < len(FAIL_OVER_MAC) else fom,
+        "fail_over_mac": _named(FAIL_OVER_MAC, data.get_attr("IFLA_BOND_FAIL_OVER_MAC")),
         "miimon": data.get_attr("IFLA_BOND_MIIMON"),
+        "updelay": data.get_attr("IFLA_BOND_UPDELAY"),
+        "downdelay": data.get_attr("IFLA_BOND_DOWNDELAY"),
+        "primary_reselect": _named(PRIMARY_RESELECT, data.get_attr("IFLA_BOND_PRIMARY_RESELECT")),
+        "num_peer_notif": data.get_attr("IFLA_BOND_NUM_PEER_NOTIF"),
     }
+
+
+def bond_from_msg(msg, names):
+    """Every decoded bond option of one RTM_NEWLINK message; None when it is not a bond."""
+    kind, _slave_kind, data = _linkinfo(msg)
+    return bond_options(data, names) if kind == "bond" else None
+
+
+def link_names(msgs):
+    """ifindex to name over one link dump."""
+    return dict((m["index"], m.get_attr("IFLA_IFNAME")) for m in msgs)
 
 
 def _altnames(msg):
@@ -183,7 +211,8 @@ def link_from_msg(msg, names):
         "phys_port_name": msg.get_attr("IFLA_PHYS_PORT_NAME"),
     }
     if kind == "bond":
-        link["bond"] = _bond(data, names)
+        bond = bond_options(data, names)
+        link["bond"] = dict((key, bond[key]) for key in CAPTURE_BOND_KEYS) if bond else None
     return link
 
 
@@ -202,9 +231,21 @@ def address_from_msg(msg):
     }
 
 
+def in_main_table(msg):
+    return msg.get_attr("RTA_TABLE", msg["table"]) == RT_TABLE_MAIN
+
+
+def main_routes(ipr):
+    """Route messages of the main table: one IPv4 and one IPv6 dump."""
+    for family in (socket.AF_INET, socket.AF_INET6):
+        for msg in ipr.get_routes(family=family):
+            if in_main_table(msg):
+                yield msg
+
+
 def route_oifs(msg):
     """Output interfaces of one route message, ignoring IPv6 link-local and multicast routes."""
-    if msg.get_attr("RTA_TABLE", msg["table"]) != RT_TABLE_MAIN:
+    if not in_main_table(msg):
         return []
     if msg["family"] == socket.AF_INET6:
         dst = msg.get_attr("RTA_DST") or ""
@@ -223,7 +264,7 @@ def dump_netlink(ipr):
     """One link, address and route dump: list of link dicts with addresses and has_route."""
     # plain get_links(): pyroute2 0.7.2 treats extra keywords such as ext_mask as a match filter
     msgs = ipr.get_links()
-    names = dict((m["index"], m.get_attr("IFLA_IFNAME")) for m in msgs)
+    names = link_names(msgs)
     links = [link_from_msg(m, names) for m in msgs]
     by_index = dict((link["ifindex"], link) for link in links)
     for link in links:
@@ -233,15 +274,20 @@ def dump_netlink(ipr):
         index, addr = address_from_msg(msg)
         if index in by_index:
             by_index[index]["addresses"].append(addr)
-    for family in (socket.AF_INET, socket.AF_INET6):
-        for msg in ipr.get_routes(family=family):
-            for oif in route_oifs(msg):
-                if oif in by_index:
-                    by_index[oif]["has_route"] = True
+    for msg in main_routes(ipr):
+        for oif in route_oifs(msg):
+            if oif in by_index:
+                by_index[oif]["has_route"] = True
     return links
 
 
 # --------------------------------------------------------------------------- sysfs
+
+
+def device_driver(netdev_dir):
+    """Driver of the netdev's parent device (basename of class/net/X/device/driver), or None."""
+    driver = os.path.join(netdev_dir, "device", "driver")
+    return os.path.basename(os.path.realpath(driver)) if os.path.exists(driver) else None
 
 
 def sysfs_details(name, sysfs_root="/sys"):
@@ -254,17 +300,15 @@ def sysfs_details(name, sysfs_root="/sys"):
         real = os.path.realpath(devlink)
         devices = os.path.join(os.path.realpath(sysfs_root), "devices") + os.sep
         out["device_path"] = real[len(devices):] if real.startswith(devices) else real
-        driver = os.path.join(devlink, "driver")
-        if os.path.exists(driver):
-            out["device_driver"] = os.path.basename(os.path.realpath(driver))
-        features = _read(os.path.join(devlink, "features"))
+        out["device_driver"] = device_driver(base)
+        features = read_text(os.path.join(devlink, "features"))
         if features and set(features) <= set("01"):
             out["virtio_features"] = features
             out["standby_feature"] = len(features) > STANDBY_BIT and features[STANDBY_BIT] == "1"
-    nat = _read(os.path.join(base, "name_assign_type"))
+    nat = read_text(os.path.join(base, "name_assign_type"))
     if nat and nat.isdigit():
         out["name_assign_type"] = int(nat)
-    out["phys_port_name"] = _read(os.path.join(base, "phys_port_name")) or None
+    out["phys_port_name"] = read_text(os.path.join(base, "phys_port_name")) or None
     return out
 
 
@@ -330,7 +374,7 @@ def networkd_state(links, run_root="/run"):
     """ADMIN_STATE per link from systemd-networkd's state files; plus names with a networkd DHCP lease."""
     states, leases = {}, []
     for link in links:
-        text = _read(os.path.join(run_root, "systemd", "netif", "links", str(link["ifindex"]))) or ""
+        text = read_text(os.path.join(run_root, "systemd", "netif", "links", str(link["ifindex"]))) or ""
         state = None
         for line in text.splitlines():
             if line.startswith("ADMIN_STATE="):
@@ -370,7 +414,7 @@ def legacy_files(etc_root="/"):
         if not entry.endswith(".rules"):
             continue
         path = os.path.join(rules_dir, entry)
-        text = _read(path) or ""
+        text = read_text(path) or ""
         if "guestnet.failover" in text:
             continue
         for line in text.splitlines():

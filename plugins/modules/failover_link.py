@@ -217,32 +217,12 @@ diff:
 
 import signal
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible.module_utils.common.respawn import has_respawned, probe_interpreters_for_module, respawn_module
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.guestnet.failover.plugins.module_utils import announce, link_apply
+from ansible_collections.guestnet.failover.plugins.module_utils.netdev_read import IPRoute
+from ansible_collections.guestnet.failover.plugins.module_utils.pyroute2_support import require_pyroute2
 from ansible_collections.guestnet.failover.plugins.module_utils.validate import ConfigError, normalize
-
-try:
-    from pyroute2 import IPRoute
-    HAS_PYROUTE2 = True
-    PYROUTE2_IMPORT_ERROR = None
-except ImportError as _exc:  # pragma: no cover - depends on the target
-    IPRoute = None
-    HAS_PYROUTE2 = False
-    PYROUTE2_IMPORT_ERROR = _exc
-
-DISTRO_HINT = "On Debian/Ubuntu install the python3-pyroute2 package (Fedora/RHEL: python3-pyroute2)."
-
-
-def _ensure_pyroute2(module):
-    if HAS_PYROUTE2:
-        return
-    if not has_respawned():
-        interpreter = probe_interpreters_for_module(["/usr/bin/python3", "/usr/libexec/platform-python"], "pyroute2")
-        if interpreter:
-            respawn_module(interpreter)
-    module.fail_json(msg="%s %s" % (missing_required_lib("pyroute2"), DISTRO_HINT), exception=str(PYROUTE2_IMPORT_ERROR))
 
 
 def install_announcer(module, groups, uppers):
@@ -307,7 +287,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    _ensure_pyroute2(module)
+    require_pyroute2(module)
     module.exit_json(**apply(module))
 
 

@@ -186,25 +186,12 @@ ansible_facts:
           sample: []
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible.module_utils.common.respawn import has_respawned, probe_interpreters_for_module, respawn_module
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.guestnet.failover.plugins.module_utils import netdev_read
 from ansible_collections.guestnet.failover.plugins.module_utils.classify import groups as classify_groups
 from ansible_collections.guestnet.failover.plugins.module_utils.findings import evaluate, summary
-
-DISTRO_HINT = "On Debian/Ubuntu install the python3-pyroute2 package (Fedora/RHEL: python3-pyroute2)."
-
-
-def _ensure_pyroute2(module):
-    if netdev_read.HAS_PYROUTE2:
-        return
-    if not has_respawned():
-        interpreter = probe_interpreters_for_module(["/usr/bin/python3", "/usr/libexec/platform-python"], "pyroute2")
-        if interpreter:
-            respawn_module(interpreter)
-    module.fail_json(msg="%s %s" % (missing_required_lib("pyroute2"), DISTRO_HINT),
-                     exception=str(netdev_read.PYROUTE2_IMPORT_ERROR))
+from ansible_collections.guestnet.failover.plugins.module_utils.pyroute2_support import require_pyroute2
 
 
 def discover(module):
@@ -238,7 +225,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    _ensure_pyroute2(module)
+    require_pyroute2(module)
     try:
         fact = discover(module)
     except netdev_read.CaptureError as exc:

@@ -67,6 +67,12 @@ def ops(steps):
     return [(s["op"], s.get("dev"), s.get("state") or s.get("master")) for s in steps]
 
 
+def test_netlink_numbers_follow_the_read_adapter_tables():
+    assert la.BOND_MODES["active-backup"] == 1 and la.BOND_MODES["802.3ad"] == 4
+    assert la.FAIL_OVER_MAC == {"none": 0, "active": 1, "follow": 2}
+    assert la.PRIMARY_RESELECT == {"always": 0, "better": 1, "failure": 2}
+
+
 def test_resolve_by_mac_and_driver_not_name():
     res = la.resolve(pair_state(), group())
     assert res == {"upper": "bond0", "pv": "enp1s0", "vf": "enp2s0", "upper_exists": False, "model": "bond"}

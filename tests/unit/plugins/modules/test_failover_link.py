@@ -9,7 +9,7 @@ import pytest
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.guestnet.failover.plugins.module_utils import link_apply
+from ansible_collections.guestnet.failover.plugins.module_utils import link_apply, netdev_read, pyroute2_support
 from ansible_collections.guestnet.failover.plugins.modules import failover_link
 
 GROUP = {"name": "bond0", "model": "bond", "mac": "52:54:00:12:34:56", "pv_driver": "virtio_net",
@@ -41,7 +41,7 @@ def module_run(monkeypatch, capsys):
     monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
     monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
     monkeypatch.setattr(failover_link, "IPRoute", FakeIPRoute)
-    monkeypatch.setattr(failover_link, "HAS_PYROUTE2", True)
+    monkeypatch.setattr(netdev_read, "HAS_PYROUTE2", True)
 
     def run(args):
         with patch_module_args(args):
@@ -99,7 +99,7 @@ def test_announcer_files_installed_in_check_mode_prediction(module_run, monkeypa
 
 
 def test_missing_pyroute2_names_the_package(module_run, monkeypatch):
-    monkeypatch.setattr(failover_link, "HAS_PYROUTE2", False)
-    monkeypatch.setattr(failover_link, "has_respawned", lambda: True)
+    monkeypatch.setattr(netdev_read, "HAS_PYROUTE2", False)
+    monkeypatch.setattr(pyroute2_support, "has_respawned", lambda: True)
     out = module_run({"groups": [GROUP]})
     assert out["failed"] and "pyroute2" in out["msg"] and "python3-pyroute2" in out["msg"]

@@ -10,7 +10,7 @@ import pytest
 
 from ansible.module_utils import basic
 from ansible.module_utils.common.text.converters import to_bytes
-from ansible_collections.guestnet.failover.plugins.module_utils import netdev_read
+from ansible_collections.guestnet.failover.plugins.module_utils import netdev_read, pyroute2_support
 from ansible_collections.guestnet.failover.plugins.modules import netdev_facts
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "fixtures", "captures")
@@ -75,7 +75,7 @@ def test_unknown_netns_fails_clearly(monkeypatch, capsys):
 def test_missing_pyroute2_names_the_distro_package(monkeypatch, capsys):
     monkeypatch.setattr(netdev_read, "HAS_PYROUTE2", False)
     monkeypatch.setattr(netdev_read, "PYROUTE2_IMPORT_ERROR", ImportError("No module named 'pyroute2'"))
-    monkeypatch.setattr(netdev_facts, "has_respawned", lambda: True)
+    monkeypatch.setattr(pyroute2_support, "has_respawned", lambda: True)
     result = run_module(monkeypatch, capsys, {})
     assert result["failed"] is True
     assert "Failed to import the required Python library (pyroute2)" in result["msg"]
@@ -118,6 +118,20 @@ def test_link_from_msg_bond_with_perm_mac_and_altnames():
     assert link["operstate"] == "UP" and link["carrier"] is True and link["kind"] == "bond"
     assert link["bond"] == {"mode": "active-backup", "active_slave": "enp2s0", "primary": "enp2s0",
                             "fail_over_mac": "active", "miimon": 100}
+
+
+def test_bond_from_msg_decodes_every_option_the_applier_reads():
+    names = {3: "enp1s0", 4: "enp2s0"}
+    data = FakeMsg([("IFLA_BOND_MODE", 1), ("IFLA_BOND_ACTIVE_SLAVE", 4), ("IFLA_BOND_PRIMARY", 4),
+                    ("IFLA_BOND_FAIL_OVER_MAC", 0), ("IFLA_BOND_MIIMON", 100), ("IFLA_BOND_UPDELAY", 200),
+                    ("IFLA_BOND_DOWNDELAY", 0), ("IFLA_BOND_PRIMARY_RESELECT", 2), ("IFLA_BOND_NUM_PEER_NOTIF", 3)])
+    msg = FakeMsg([("IFLA_IFNAME", "bond0"), ("IFLA_LINKINFO", FakeMsg([("IFLA_INFO_KIND", "bond"), ("IFLA_INFO_DATA", data)]))],
+                  index=5, flags=0)
+    assert netdev_read.bond_from_msg(msg, names) == {
+        "mode": "active-backup", "active_slave": "enp2s0", "primary": "enp2s0", "fail_over_mac": "none",
+        "miimon": 100, "updelay": 200, "downdelay": 0, "primary_reselect": "failure", "num_peer_notif": 3}
+    assert set(netdev_read.link_from_msg(msg, names)["bond"]) == set(netdev_read.CAPTURE_BOND_KEYS)
+    assert netdev_read.bond_from_msg(FakeMsg([("IFLA_IFNAME", "eth0")], index=2, flags=0), names) is None
 
 
 def test_netvsc_vf_slave_flag_and_master():
