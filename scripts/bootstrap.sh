@@ -60,4 +60,4 @@ args = [a for a in sys.argv[1:] if a not in ("--no-setuptools", "--no-wheel")]
 sys.exit(main(["install"] + args))
 PY
 fi
-log "ready: $(.venv/bin/ansible --version | head -1)"
+log "ready: ansible-core $(.venv/bin/python -c "import ansible.release as r; print(r.__version__)")"
