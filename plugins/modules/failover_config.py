@@ -105,7 +105,7 @@ options:
     default: false
   reload:
     description:
-      - On a running host, when files changed, run C(udevadm control --reload) (udev rules or C(.link) files changed)
+      - On a running host, when files changed, run C(udevadm control --reload) and replay C(change) events for net devices (udev rules or C(.link) files changed)
         and C(networkctl reload), C(nmcli connection reload) or C(netplan generate) (stack files changed).
     type: bool
     default: true
@@ -311,6 +311,11 @@ def configure(params, check_mode=False, run_command=None, backup=None):
     if change_list and not image_mode and params.get("reload", True):
         if any(p.startswith(UDEV_PREFIXES) for p in changed_paths):
             actions.append(["udevadm", "control", "--reload"])
+            # Devices that exist already only see new rules on an event: replay "change" so the lowers get
+            # NM_UNMANAGED / ID_NET_MANAGED_BY and disable_ipv6 before the stack below brings the upper up
+            # (a lower with IPv6 on while the upper runs DAD makes the upper's link-local dadfailed).
+            actions.append(["udevadm", "trigger", "--subsystem-match=net", "--action=change"])
+            actions.append(["udevadm", "settle", "--timeout=30"])
         if any(p.startswith("etc/systemd/system/") for p in changed_paths):
             actions.append(["systemctl", "daemon-reload"])
         if backend in STACK_RELOAD and any(p.startswith(STACK_PREFIXES[backend]) for p in changed_paths):

@@ -274,7 +274,8 @@ def test_live_actions_only_when_changed(tmp_path, monkeypatch):
         return 0, "", ""
     params = {"groups": [NET_FAILOVER], "backend": "auto", "initramfs": "dracut", "root": str(tmp_path)}
     checked = fc.configure(params, check_mode=True, run_command=run_command)
-    assert checked["actions"] == ["udevadm control --reload", "nmcli connection reload", "dracut -f"]
+    assert checked["actions"] == ["udevadm control --reload", "udevadm trigger --subsystem-match=net --action=change",
+                                  "udevadm settle --timeout=30", "nmcli connection reload", "dracut -f"]
     assert [r for r in ran if not r.startswith("systemctl")] == []
     result = fc.configure(params, run_command=run_command)
     assert result["backend"] == "NetworkManager"
