@@ -63,10 +63,10 @@ def say(*parts):
 
 def lab(*args, check=True, timeout=600):
     proc = subprocess.run(LAB + list(args), cwd=ROOT, env=ENV, stdin=subprocess.DEVNULL, capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, check=False)
     if check and proc.returncode:
-        raise RuntimeError("guestnet_lab %s failed (%d): %s" % (" ".join(args), proc.returncode,
-                                                               (proc.stderr or proc.stdout)[-2000:]))
+        tail = (proc.stderr or proc.stdout)[-2000:]
+        raise RuntimeError("guestnet_lab %s failed (%d): %s" % (" ".join(args), proc.returncode, tail))
     return proc
 
 
@@ -74,8 +74,13 @@ def guest(name, script, check=True, timeout=120):
     return lab("ssh", name, script, check=check, timeout=timeout).stdout
 
 
+def _interrupt(_signum, _frame):
+    """SIGTERM ends the run like Ctrl-C, so the finally blocks take the guests down."""
+    raise KeyboardInterrupt()
+
+
 def uptime():
-    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    return subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
 
 
 def export_collection(ref, dest_root):
@@ -125,7 +130,7 @@ class Worker:
         started = time.monotonic()
         # stdin from /dev/null: ssh children of the other worker may leave a shared stdin non-blocking
         proc = subprocess.run(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                              timeout=600)
+                              timeout=600, check=False)
         with open(os.path.join(self.outdir, "converge-%s-%s.json" % (self.mode, case)), "w") as handle:
             handle.write(" ".join(cmd) + "\n" + proc.stdout + proc.stderr)
         if proc.returncode:
@@ -312,7 +317,7 @@ def main(argv=None):
     say("results in", outdir, "collection", sha)
     say("uptime before:", meta["uptime_before"])
     workers = [Worker(args, mode, outdir, collections) for mode in args.modes]
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         if args.serial:
             for worker in workers:

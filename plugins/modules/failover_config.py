@@ -105,7 +105,8 @@ options:
     default: false
   reload:
     description:
-      - On a running host, when files changed, run C(udevadm control --reload) and replay C(change) events for net devices (udev rules or C(.link) files changed)
+      - On a running host, when files changed, run C(udevadm control --reload) and replay C(change) events for net devices
+        (udev rules or C(.link) files changed)
         and C(networkctl reload), C(nmcli connection reload) or C(netplan generate) (stack files changed).
     type: bool
     default: true

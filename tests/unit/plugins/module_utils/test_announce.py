@@ -27,8 +27,8 @@ def sender(tmp_path):
 def test_render_files_under_root(tmp_path):
     files = announce.render_files([GROUP], root=str(tmp_path))
     paths = [f["path"] for f in files]
-    assert paths == [str(tmp_path / p.lstrip("/")) for p in (announce.SCRIPT_PATH, announce.UNIT_PATH,
-                                                               announce.RULES_PATH, announce.CONFIG_PATH)]
+    owned = (announce.SCRIPT_PATH, announce.UNIT_PATH, announce.RULES_PATH, announce.CONFIG_PATH)
+    assert paths == [str(tmp_path / p.lstrip("/")) for p in owned]
     by = dict((os.path.basename(f["path"]), f) for f in files)
     rules = by["61-guestnet-announce.rules"]["content"]
     assert 'ACTION=="add", SUBSYSTEM=="net", ATTR{address}=="%s"' % MAC in rules
@@ -152,14 +152,14 @@ def netns_pair():
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
             out = subprocess.run(["ip", "-n", a, "-6", "addr", "show", "dev", "upA", "tentative"],
-                                 capture_output=True, text=True).stdout
+                                 capture_output=True, text=True, check=False).stdout
             if "inet6" not in out:
                 break
             time.sleep(0.1)
         yield a, b
     finally:
-        subprocess.run(["ip", "netns", "del", a], capture_output=True)
-        subprocess.run(["ip", "netns", "del", b], capture_output=True)
+        subprocess.run(["ip", "netns", "del", a], capture_output=True, check=False)
+        subprocess.run(["ip", "netns", "del", b], capture_output=True, check=False)
 
 
 @pytest.mark.netns
@@ -176,7 +176,7 @@ def test_burst_from_upper_when_lower_gains_carrier(netns_pair, tmp_path):
     time.sleep(0.3)
     t_up = time.monotonic()
     _sh("ip", "-n", a, "link", "set", "lowA", "up")
-    out, _ = sender.communicate(timeout=15)
+    out, _err = sender.communicate(timeout=15)
     assert out.startswith("upA: ")
     import json
     got = json.loads(cap.communicate(timeout=10)[0].strip().splitlines()[-1])
