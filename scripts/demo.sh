@@ -23,6 +23,8 @@ r = json.load(open(sys.argv[1]))
 print("[lab]\n%s ansible_host=%s ansible_port=%s ansible_user=%s ansible_ssh_private_key_file=%s "
       "ansible_python_interpreter=/usr/bin/python3" % (r["name"], r["ssh_host"], r["ssh_port"], r["ssh_user"], r["ssh_key"]))
 PY
+# The lab image ships every stack disabled; a cloud image runs one. The demo's guest runs systemd-networkd.
+python -m guestnet_lab ssh "$name" "systemctl enable --now systemd-networkd" >/dev/null 2>&1
 echo "== before: the guest as booted"
 ansible-playbook -i "$inventory" playbooks/report.yml
 echo "== apply: playbooks/site.yml"
