@@ -108,6 +108,7 @@ options:
       - On a running host, when files changed, run C(udevadm control --reload) and replay C(change) events for net devices
         (udev rules or C(.link) files changed)
         and C(networkctl reload), C(nmcli connection reload) or C(netplan generate) (stack files changed).
+      - A stack whose service is not running is not asked to reload; it reads the files when it starts.
     type: bool
     default: true
 attributes:
@@ -247,6 +248,7 @@ STACK_RELOAD = {
     "NetworkManager": ["nmcli", "connection", "reload"],
     "netplan": ["netplan", "generate"],
 }
+STACK_UNIT = {"networkd": "systemd-networkd.service", "NetworkManager": "NetworkManager.service"}
 INITRAMFS_REBUILD = {"initramfs-tools": ["update-initramfs", "-u"], "dracut": ["dracut", "-f"]}
 
 
@@ -275,12 +277,14 @@ def configure(params, check_mode=False, run_command=None, backup=None):
     root = params.get("root") or "/"
     image_mode = is_image_root(root)
     backend = params.get("backend") or "auto"
+
+    def is_active(unit):
+        if run_command is None:
+            return False
+        rc, dummy, dummy2 = run_command(["systemctl", "is-active", "--quiet", unit])
+        return rc == 0
+
     if backend == "auto":
-        def is_active(unit):
-            if run_command is None:
-                return False
-            rc, dummy, dummy2 = run_command(["systemctl", "is-active", "--quiet", unit])
-            return rc == 0
         backend = plan.detect_backend(root, image_mode, None if image_mode else is_active)
     validate.check_backend(backend)
     initramfs = params.get("initramfs") or "auto"
@@ -319,7 +323,9 @@ def configure(params, check_mode=False, run_command=None, backup=None):
             actions.append(["udevadm", "settle", "--timeout=30"])
         if any(p.startswith("etc/systemd/system/") for p in changed_paths):
             actions.append(["systemctl", "daemon-reload"])
-        if backend in STACK_RELOAD and any(p.startswith(STACK_PREFIXES[backend]) for p in changed_paths):
+        # a stack that is not running reads its files when it starts: asking it to reload would fail
+        stack_running = backend not in STACK_UNIT or is_active(STACK_UNIT[backend])
+        if backend in STACK_RELOAD and stack_running and any(p.startswith(STACK_PREFIXES[backend]) for p in changed_paths):
             actions.append(STACK_RELOAD[backend])
     if initramfs_changed and initramfs in INITRAMFS_REBUILD:
         if image_mode or not params.get("initramfs_rebuild", True):

@@ -289,6 +289,18 @@ def test_live_actions_only_when_changed(tmp_path, monkeypatch):
     assert changed["actions"] == ["nmcli connection reload"] and not changed["initramfs_rebuild_needed"]
 
 
+def test_stack_not_running_is_not_reloaded(tmp_path, monkeypatch):
+    """An explicit backend whose service is stopped reads the files when it starts; no reload is asked."""
+    monkeypatch.setattr(fc, "is_image_root", lambda root: False)
+
+    def run_command(argv):
+        return (3 if argv[:2] == ["systemctl", "is-active"] else 0), "", ""
+    result = fc.configure({"groups": [NET_FAILOVER], "backend": "networkd", "initramfs": "none", "root": str(tmp_path)},
+                          run_command=run_command)
+    assert result["changed"] and "networkctl reload" not in result["actions"]
+    assert result["actions"][0] == "udevadm control --reload"
+
+
 def test_failed_action_is_reported(tmp_path, monkeypatch):
     monkeypatch.setattr(fc, "is_image_root", lambda root: False)
     with pytest.raises(RuntimeError) as err:
