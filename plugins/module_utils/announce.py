@@ -245,7 +245,7 @@ def uppers_for_mac(mac, groups):
         if read(os.path.join(SYS, dev, "address"), "").lower() == mac and master(dev):
             found.add(upper_of(dev))
     for group in groups:
-        if group.get("mac") == mac and os.path.exists(os.path.join(SYS, group["upper"])):
+        if group.get("mac") == mac and group.get("upper") and os.path.exists(os.path.join(SYS, group["upper"])):
             found.add(group["upper"])
     return sorted(found)
 
@@ -385,15 +385,19 @@ def announce_groups(groups):
     for group in groups:
         mac = str(group.get("mac", "")).lower()
         upper = group.get("upper") or group.get("name")
+        model = group.get("model", "net_failover")
         if not MAC_RE.match(mac):
             raise AnnounceError("invalid MAC %r" % group.get("mac"))
-        if not upper or not NAME_RE.match(upper):
+        # the kernel names net_failover/netvsc uppers (no name wanted): the sender finds them by MAC
+        if upper is None and model in ("net_failover", "netvsc"):
+            pass
+        elif not upper or not NAME_RE.match(upper):
             raise AnnounceError("invalid upper device name %r for %s" % (upper, mac))
         drivers = [d for d in [group.get("pv_driver")] + list(group.get("vf_drivers") or []) if d]
         for drv in drivers:
             if not DRIVER_RE.match(drv):
                 raise AnnounceError("invalid driver name %r for %s" % (drv, mac))
-        out.append({"upper": upper, "mac": mac, "model": group.get("model", "net_failover"),
+        out.append({"upper": upper, "mac": mac, "model": model,
                     "pv_driver": group.get("pv_driver"), "vf_drivers": list(group.get("vf_drivers") or [])})
     return sorted(out, key=lambda g: g["mac"])
 
@@ -404,7 +408,7 @@ def render_files(groups, root="/"):
     rules = ["# Managed by guestnet.failover: do not edit, the next run overwrites it.",
              "# A lower with a failover MAC appears or goes away: announce the upper's addresses."]
     for group in view:
-        rules.append("# %s %s (%s)" % (group["model"], group["upper"], group["mac"]))
+        rules.append("# %s %s (%s)" % (group["model"], group["upper"] or "(upper named by the kernel)", group["mac"]))
         rules.append(RULE.format(mac=group["mac"]).rstrip("\n"))
     files = [
         (SCRIPT_PATH, SENDER, "0755"),

@@ -52,6 +52,16 @@ def test_install_is_idempotent(tmp_path):
     assert announce.install(files) == []
 
 
+def test_unnamed_kernel_upper_is_found_by_mac():
+    """image_build.yml with image_macs only: the kernel names the net_failover master, the sender finds it by MAC."""
+    files = announce.render_files([dict(GROUP, name=None)])
+    by = dict((os.path.basename(f["path"]), f) for f in files)
+    assert '"upper": null' in by["announce.json"]["content"]
+    assert "# net_failover (upper named by the kernel) (%s)" % MAC in by["61-guestnet-announce.rules"]["content"]
+    with pytest.raises(announce.AnnounceError, match="invalid upper device name None"):
+        announce.render_files([dict(GROUP, name=None, model="bond")])
+
+
 @pytest.mark.parametrize("bad", [dict(GROUP, mac="52:54:00:12:34"), dict(GROUP, name="eth0 x"),
                                  dict(GROUP, name='a"b'), dict(GROUP, vf_drivers=["e1000e|x"])])
 def test_render_refuses_unsafe_values(bad):
