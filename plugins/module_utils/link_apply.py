@@ -24,6 +24,7 @@ import time
 
 from ansible_collections.guestnet.failover.plugins.module_utils import netdev_read
 from ansible_collections.guestnet.failover.plugins.module_utils.netdev_read import read_text
+from ansible_collections.guestnet.failover.plugins.module_utils.render_udev import ETHTOOL, TEAM_PV_SPEED
 
 
 def _numbers(names):
@@ -56,7 +57,9 @@ def _address(msg):
     """The read adapter's address dict, plus what putting it back needs (lifetimes, broadcast, label)."""
     index, addr = netdev_read.address_from_msg(msg)
     cache = msg.get_attr("IFA_CACHEINFO")
-    addr["permanent"] = "permanent" in addr.pop("flags")
+    flags = addr.pop("flags")
+    addr["permanent"] = "permanent" in flags
+    addr["dadfailed"] = "dadfailed" in flags
     addr.update(valid_lft=cache["ifa_valid"] if cache else FOREVER,
                 preferred_lft=cache["ifa_preferred"] if cache else FOREVER,
                 broadcast=msg.get_attr("IFA_BROADCAST"), label=msg.get_attr("IFA_LABEL"))
@@ -280,6 +283,7 @@ def current_view(state, res):
                      "addresses": sorted(_cidr(a) for a in _managed(upper["addresses"])),
                      "routes": sorted(_route_text(r) for r in state.get("routes", []) if r["dev"] == res["upper"]
                                       and not r["dst"].startswith("fe80:") and r["proto"] != 2)})
+        view["dadfailed"] = sorted(_cidr(a) for a in upper["addresses"] if a.get("dadfailed"))
         if upper.get("bond"):
             bond = upper["bond"]
             keys = ("mode", "miimon", "updelay", "downdelay", "fail_over_mac", "primary_reselect", "num_peer_notif", "primary")
@@ -306,7 +310,7 @@ def target_view(state, res, group, mac_refused=False):
     mac = (pv_link.get("perm_mac") or pv_link.get("mac")).lower()
     upper = links.get(res["upper"]) or {}
     mtu = upper.get("mtu") or pv_link["mtu"]
-    view = {"model": res["model"], "upper": res["upper"], "exists": True, "up": True, "mtu": mtu, "ports": {},
+    view = {"model": res["model"], "upper": res["upper"], "exists": True, "up": True, "mtu": mtu, "ports": {}, "dadfailed": [],
             "addresses": sorted(_cidr(a) for a in _wanted_addresses(state, res, group)),
             "routes": sorted(_route_text(r) for r in _wanted_routes(state, res, group))}
     notes = []
@@ -353,6 +357,7 @@ def summary(view):
             lines.extend("  teamd.conf " + line for line in (view["teamd_config"] or "(none)").splitlines())
         lines.extend("  address %s" % a for a in view.get("addresses", []))
         lines.extend("  route %s" % r for r in view.get("routes", []))
+        lines.extend("  dadfailed %s" % a for a in view.get("dadfailed", []))
     for name, port in sorted(view["ports"].items()):
         lines.append("  lower %s (%s) master %s %s mtu %s ipv6 %s addresses [%s]" % (
             name, port["driver"], port["master"] or "-", "up" if port["up"] else "down", port["mtu"],
@@ -423,6 +428,9 @@ def plan_steps(state, res, group, target):
                 if links[port]["master"]:
                     add({"op": "link_set", "dev": port, "nomaster": True})
                 add({"op": "link_set", "dev": port, "state": "down"})
+            speed = TEAM_PV_SPEED.get(_drv(links[res["pv"]]))
+            if speed:
+                add({"op": "port_speed", "dev": res["pv"], "speed": speed})
             add({"op": "teamd_start", "dev": upper, "config": target["teamd_config"]})
             recreate = True
         else:
@@ -431,6 +439,8 @@ def plan_steps(state, res, group, target):
                     add({"op": "addr_flush", "dev": port})
                     add({"op": "sysctl_ipv6", "dev": port, "disable": True})
                     add({"op": "link_set", "dev": port, "state": "down"})
+                    if TEAM_PV_SPEED.get(_drv(links[port])) and port == res["pv"]:
+                        add({"op": "port_speed", "dev": port, "speed": TEAM_PV_SPEED[_drv(links[port])]})
                     add({"op": "teamd_port_add", "dev": upper, "port": port})
 
     # lowers silent: no addresses, no IPv6 autoconf (net_failover lowers, leftovers elsewhere)
@@ -452,6 +462,11 @@ def plan_steps(state, res, group, target):
             add({"op": "link_set", "dev": port, "mtu": mtu})
         if not links[port]["up"] or any(s.get("dev") == port and s.get("state") == "down" for s in steps):
             add({"op": "link_set", "dev": port, "state": "up"})
+    if before.get("dadfailed") and not recreate and (group.get("ipv6") or {}).get("method") != "disabled":
+        # DAD failed while a lower still had IPv6 on (same MAC, same link-local): the kernel never retries it.
+        # With the lowers silent now, cycling IPv6 on the upper re-runs DAD (and SLAAC on the next RA).
+        add({"op": "sysctl_ipv6", "dev": upper, "disable": True})
+        add({"op": "sysctl_ipv6", "dev": upper, "disable": False})
     add({"op": "wait_carrier", "dev": upper})
     if model == "team" and recreate and res["vf"]:
         # teamd keeps the first port that came up; make the VF active like the bond's primary
@@ -655,6 +670,11 @@ class Applier(object):
     def op_teamd_active(self, step):
         wait_carrier(self.ipr, step["port"], self.carrier_timeout)
         subprocess.run(["teamdctl", step["dev"], "state", "item", "set", "runner.active_port", step["port"]],
+                       check=False, capture_output=True)
+
+    def op_port_speed(self, step):
+        # see render_udev.TEAM_PV_SPEED; a driver that refuses only loses the VF preference
+        subprocess.run([shutil.which("ethtool") or ETHTOOL, "-s", step["dev"], "speed", str(step["speed"]), "duplex", "full"],
                        check=False, capture_output=True)
 
     def op_teamd_port_add(self, step):

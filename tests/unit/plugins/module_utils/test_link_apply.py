@@ -185,6 +185,9 @@ def test_team_plan_and_config():
         assert ops(steps).index(("link_set", port, "down")) < i_start
     assert ops(steps).index(("link_set", "team0", "up")) > i_start
     assert ops(steps).index(("addr_add", "team0", None)) > ops(steps).index(("wait_carrier", "team0", None))
+    # the virtio PV gets a known speed before teamd sees it, else teamd prefers it over the VF's prio
+    speed = next(s for s in steps if s["op"] == "port_speed")
+    assert speed == {"op": "port_speed", "dev": "enp1s0", "speed": 10} and steps.index(speed) < i_start
 
 
 def test_team_converged_and_config_drift():
@@ -242,6 +245,22 @@ def test_net_failover_converged():
     links["eth0"]["addresses"].append(addr("192.0.2.10/24"))
     state["routes"] = [dict(r, dev="eth0") if r["dev"] == "enp1s0" else r for r in state["routes"]]
     assert la.plan_group(state, group("net_failover", name=None))["steps"] == []
+
+
+def test_dadfailed_master_reruns_dad_once_lowers_are_silent():
+    """A master whose link-local failed DAD (a lower still had IPv6 on) is healed by cycling IPv6 on it."""
+    state = failover_state()
+    links = state["links"]
+    for name in ("enp1s0", "enp2s0"):
+        links[name].update(addresses=[], ipv6_disabled=True, mtu=1500)
+    links["eth0"]["addresses"] = [addr("192.0.2.10/24"), dict(addr("fe80::5054:ff:fe12:3456/64", "inet6", "link"), dadfailed=True)]
+    state["routes"] = [dict(r, dev="eth0") if r["dev"] == "enp1s0" else r for r in state["routes"]]
+    plan = la.plan_group(state, group("net_failover", name=None))
+    assert "dadfailed fe80::5054:ff:fe12:3456/64" in plan["before"] and "dadfailed" not in plan["after"]
+    assert [s for s in plan["steps"] if s["op"] == "sysctl_ipv6"] == [
+        {"op": "sysctl_ipv6", "dev": "eth0", "disable": True}, {"op": "sysctl_ipv6", "dev": "eth0", "disable": False}]
+    # with IPv6 disabled by choice the address is left alone
+    assert la.plan_group(state, group("net_failover", name=None, ipv6={"method": "disabled"}))["steps"] == []
 
 
 def test_net_failover_without_pairing_is_refused():
