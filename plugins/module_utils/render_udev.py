@@ -18,6 +18,12 @@ RULES = "etc/udev/rules.d/81-guestnet-failover.rules"
 LINK_DIR = "etc/systemd/network"
 MANAGED_BY = "guestnet.failover"
 UPPER_DRIVER = {"net_failover": "net_failover", "netvsc": "hv_netvsc"}
+# teamd's activebackup runner picks the best port with "prio > best OR speed > best": virtio_net reports
+# SPEED_UNKNOWN (0xffffffff Mb/s), so the PV outranks the VF whatever their prios and the team never moves
+# back to the VF. Giving the PV a known low speed before teamd sees it (ethtool, speed is cosmetic on
+# virtio_net) lets the VF's prio win. Seen on Debian 12 (libteam 1.31) in the lab.
+TEAM_PV_SPEED = {"virtio_net": 10}
+ETHTOOL = "/usr/sbin/ethtool"
 
 
 def link_path(name):
@@ -83,6 +89,10 @@ def render(groups, options):
             rule = _rule(mac, drivers, nm_off, networkd_off, silent)
             if rule:
                 lines.append(rule)
+        speed = TEAM_PV_SPEED.get(group["pv_driver"]) if model == "team" else None
+        if speed:
+            lines.append('ENV{ID_NET_DRIVER}=="%s", ATTR{address}=="%s", RUN+="%s -s $name speed %d duplex full"'
+                         % (group["pv_driver"], group["mac"], ETHTOOL, speed))
         files[link_path(group["pv_name"])] = _link(
             group["pv_name"], group["mac"], [group["pv_driver"]], "%s port (PV) of %s" % (model, group["name"]))
         files[link_path(group["vf_name"])] = _link(

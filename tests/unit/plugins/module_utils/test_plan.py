@@ -117,3 +117,14 @@ def test_legacy_patterns(tmp_path):
     interfaces.mkdir(parents=True)
     (interfaces / "bondvf0").write_text("auto bondvf0\niface bondvf0 inet dhcp\n  bond-mode active-backup\n")
     assert plan.legacy_files(str(tmp_path)) == ["etc/network/interfaces.d/bondvf0", "etc/udev/rules.d/10-azure-unmanaged-sriov.rules"]
+
+
+def test_team_virtio_pv_gets_a_known_speed():
+    """teamd ranks SPEED_UNKNOWN above the VF's prio (seen in the lab): only a virtio team PV gets the ethtool RUN."""
+    rules = "etc/udev/rules.d/81-guestnet-failover.rules"
+    team = dict(TEAM, pv_driver="virtio_net")
+    line = [x for x in plan.plan_files([team], "NetworkManager")[rules].splitlines() if "RUN+=" in x]
+    assert line == ['ENV{ID_NET_DRIVER}=="virtio_net", ATTR{address}=="52:54:00:dd:ee:ff", '
+                    'RUN+="/usr/sbin/ethtool -s $name speed 10 duplex full"']
+    for other in (TEAM, BOND):
+        assert "RUN+=" not in plan.plan_files([other], "NetworkManager")[rules]
