@@ -108,6 +108,8 @@ options:
       - On a running host, when files changed, run C(udevadm control --reload) and replay C(change) events for net devices
         (udev rules or C(.link) files changed)
         and C(networkctl reload), C(nmcli connection reload) or C(netplan generate) (stack files changed).
+      - ifupdown has no reload; C(ifup NAME) brings up the net_failover/netvsc uppers of a changed file (a no-op for
+        an upper that is up already: changed addressing of such an upper needs C(ifdown)/C(ifup) or a reboot).
       - A stack whose service is not running is not asked to reload; it reads the files when it starts.
     type: bool
     default: true
@@ -230,7 +232,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.guestnet.failover.plugins.module_utils import files as filesmod
-from ansible_collections.guestnet.failover.plugins.module_utils import plan, validate
+from ansible_collections.guestnet.failover.plugins.module_utils import plan, render_ifupdown, validate
 
 # files inside the initramfs (ours and the legacy rules we may remove), and the files putting them there
 INITRAMFS_PREFIXES = ("etc/udev/rules.d/81-guestnet-failover", "etc/udev/rules.d/68-azure-", "etc/udev/rules.d/10-azure-",
@@ -248,7 +250,7 @@ STACK_RELOAD = {
     "NetworkManager": ["nmcli", "connection", "reload"],
     "netplan": ["netplan", "generate"],
 }
-STACK_UNIT = {"networkd": "systemd-networkd.service", "NetworkManager": "NetworkManager.service"}
+STACK_UNIT = {"networkd": "systemd-networkd.service", "NetworkManager": "NetworkManager.service", "ifupdown": "networking.service"}
 INITRAMFS_REBUILD = {"initramfs-tools": ["update-initramfs", "-u"], "dracut": ["dracut", "-f"]}
 
 
@@ -327,6 +329,12 @@ def configure(params, check_mode=False, run_command=None, backup=None):
         stack_running = backend not in STACK_UNIT or is_active(STACK_UNIT[backend])
         if backend in STACK_RELOAD and stack_running and any(p.startswith(STACK_PREFIXES[backend]) for p in changed_paths):
             actions.append(STACK_RELOAD[backend])
+        if backend == "ifupdown" and stack_running and render_ifupdown.PATH in changed_paths:
+            # ifupdown has no reload: bring up the kernel-paired uppers it now knows (a no-op when already up;
+            # bonds and teams are built by failover_link). Changed addressing of an upper that is up needs ifdown/ifup.
+            for group in params.get("groups") or []:
+                if group.get("model") in ("net_failover", "netvsc") and group.get("name"):
+                    actions.append(["ifup", group["name"]])
     if initramfs_changed and initramfs in INITRAMFS_REBUILD:
         if image_mode or not params.get("initramfs_rebuild", True):
             rebuild_needed = True

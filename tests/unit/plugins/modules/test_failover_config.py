@@ -301,6 +301,17 @@ def test_stack_not_running_is_not_reloaded(tmp_path, monkeypatch):
     assert result["actions"][0] == "udevadm control --reload"
 
 
+def test_ifupdown_brings_up_kernel_paired_uppers(tmp_path, monkeypatch):
+    """ifupdown has no reload: ifup the net_failover upper after the file changed, nothing on an unchanged rerun."""
+    monkeypatch.setattr(fc, "is_image_root", lambda root: False)
+
+    def run_command(argv):
+        return 0, "", ""
+    params = {"groups": [NET_FAILOVER], "backend": "ifupdown", "initramfs": "none", "root": str(tmp_path)}
+    assert fc.configure(params, run_command=run_command)["actions"][-1] == "ifup lan0"
+    assert fc.configure(params, run_command=run_command)["actions"] == []
+
+
 def test_failed_action_is_reported(tmp_path, monkeypatch):
     monkeypatch.setattr(fc, "is_image_root", lambda root: False)
     with pytest.raises(RuntimeError) as err:
