@@ -360,7 +360,7 @@ TimeoutStartSec=30
 # The mark is set on "move" too: udev's rename of the new lower (eth0 -> enp2s0) is a "move" event whose
 # database entry replaces the "add" one, so a mark set on "add" only is gone by the time "remove" comes.
 RULE = (
-    'ACTION=="add|move", SUBSYSTEM=="net", ATTR{{address}}=="{mac}", ENV{{GUESTNET_FAILOVER_MAC}}="{mac}"\n'
+    'ACTION=="add|move|change", SUBSYSTEM=="net", ATTR{{address}}=="{mac}", ENV{{GUESTNET_FAILOVER_MAC}}="{mac}"\n'
     'ACTION=="add", SUBSYSTEM=="net", ATTR{{address}}=="{mac}", '
     'RUN+="/bin/systemctl --no-block start guestnet-announce@$env{{IFINDEX}}.service"\n'
     'ACTION=="remove", SUBSYSTEM=="net", ENV{{GUESTNET_FAILOVER_MAC}}=="{mac}", '
