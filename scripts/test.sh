@@ -29,7 +29,9 @@ run_sanity() {
   local tree="$ROOT/build/sanity/ansible_collections/guestnet/failover"
   rm -rf "$ROOT/build/sanity" && mkdir -p "$tree"
   git ls-files -co --exclude-standard | rsync -a --files-from=- ./ "$tree/"
-  (cd "$tree" && git init -q && git add -A && ansible-test sanity --venv --requirements --python 3.11 --color no)
+  # the controller's Python: 3.11 on Debian 12, 3.13 on Debian 13
+  local py; py=$(python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+  (cd "$tree" && git init -q && git add -A && ansible-test sanity --venv --requirements --python "$py" --color no)
 }
 
 run_build() {
