@@ -108,8 +108,8 @@ options:
       - On a running host, when files changed, run C(udevadm control --reload) and replay C(change) events for net devices
         (udev rules or C(.link) files changed)
         and C(networkctl reload), C(nmcli connection reload) or C(netplan generate) (stack files changed).
-      - ifupdown has no reload; C(ifup NAME) brings up the net_failover/netvsc uppers of a changed file (a no-op for
-        an upper that is up already: changed addressing of such an upper needs C(ifdown)/C(ifup) or a reboot).
+      - ifupdown has no reload; C(ifup NAME) brings up the net_failover/netvsc uppers of a changed file. It is a no-op for
+        an upper that is up already, so changed addressing of such an upper needs C(ifdown)/C(ifup) or a reboot.
       - A stack whose service is not running is not asked to reload; it reads the files when it starts.
     type: bool
     default: true
