@@ -58,6 +58,21 @@ def _ranges(seqs: list[int]) -> list[str]:
     return [f"{a}-{b}" if a != b else str(a) for a, b in out]
 
 
+def timeline(sent: int, seen: set[int], per: int = 10) -> str:
+    """Loss over time, one character per `per` pings: '.' all answered, ':' some lost, '#' all lost."""
+    out = []
+    for start in range(1, sent + 1, per):
+        bucket = range(start, min(start + per, sent + 1))
+        answered = sum(1 for seq in bucket if seq in seen)
+        out.append("." if answered == len(bucket) else "#" if answered == 0 else ":")
+    return "".join(out)
+
+
+def _mark(line: str, at: int) -> str:
+    at = max(0, min(at, len(line)))
+    return line[:at] + "|" + line[at:]
+
+
 def _run_action(name: str, action: str, device: Optional[str]) -> dict:
     if action == "unplug":
         return vm.unplug(name, device)
@@ -76,6 +91,7 @@ def measure(name: str, action: str, target: str, device: Optional[str] = None, a
     try:
         wait_for(lambda: len(pinger.replies) >= 50, 20, f"{target} did not answer 50 pings from {inst['netns']} before the action")
         action_started = time.time()
+        action_seq = pinger.replies[-1][1]  # the last answered ping before the action
         result = _run_action(name, action, device)
         action_done = time.time()
         wait_for(lambda: time.time() - action_done >= after and pinger.replies[-1][0] >= time.time() - 0.2,
@@ -92,4 +108,7 @@ def measure(name: str, action: str, target: str, device: Optional[str] = None, a
         "interval_ms": round(interval * 1000), "sent": sent, "received": received, "lost": sent - received,
         "longest_gap_ms": round(longest * 1000, 1), "gap_starts_after_action_ms": round((at - action_started) * 1000, 1),
         "lost_seq_ranges": _ranges(missing)[:20], "action_result": result,
+        # '|' marks when the action started
+        "timeline": _mark(timeline(sent, seen), action_seq // 10),
+        "timeline_bucket_ms": round(interval * 10000),
     }
