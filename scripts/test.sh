@@ -55,8 +55,8 @@ run_build() {
 run_molecule() {
   stage "molecule scenarios in the VM lab"
   local s failed=()
-  local scenarios=("molecule/${SCENARIO:-}/molecule.yml")
-  [ -n "${SCENARIO:-}" ] || scenarios=(molecule/*/molecule.yml)
+  local scenarios=("extensions/molecule/${SCENARIO:-}/molecule.yml")
+  [ -n "${SCENARIO:-}" ] || scenarios=(extensions/molecule/*/molecule.yml)
   for s in "${scenarios[@]}"; do
     s=$(basename "$(dirname "$s")")
     stage "molecule test -s $s"
