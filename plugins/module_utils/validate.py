@@ -1,11 +1,18 @@
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""One validation layer for every value that lands in a generated file.
+"""One validation layer for every value that lands in a generated file, a unit name or a netlink message.
 
 ``normalize(groups, backend)`` checks the desired groups (docs/data-model.md "Desired group"),
 applies defaults and returns canonical copies. Renderers only ever see normalized groups, so
 they can interpolate values without escaping: every string that reaches a file matched one of
 the strict patterns below (no whitespace, quotes, ``%``, ``*``, ``/``, ``$``, newlines ...).
+
+Every pattern is applied with ``re.fullmatch`` (``_full``): ``^...$`` with ``re.match`` lets a
+trailing newline through, because ``$`` also matches before a final newline. Addresses are
+checked against an ASCII pattern before ``ipaddress`` parses them, so an IPv6 scope suffix
+(``fe80::1%eth0``, which ``ipaddress`` keeps verbatim, newlines included) never gets through.
+Other modules (announce, failover_link, link_apply, netdev_facts, the filters) use the
+``check_*`` functions here instead of patterns of their own. docs/hardening.md lists the rules.
 """
 from __future__ import annotations
 
@@ -18,10 +25,21 @@ MODELS = ("net_failover", "netvsc", "bond", "team")
 # The kernel's dev_valid_name() refuses "", ".", "..", "/", ":" and whitespace and
 # allows up to IFNAMSIZ - 1 = 15 bytes. We are stricter: names also go into udev rules,
 # sysctl paths, file names, ifupdown stanzas (where "." means a VLAN) and shell lines.
-IFNAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]{0,14}$")
+IFNAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,14}")
+# Names the kernel gave (a net_failover master found at runtime, a probe device): '.' is allowed
+# (VLANs), the rest as above. Never used for a name we write into a file name or a stanza.
+KERNEL_IFNAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}")
 RESERVED_NAMES = ("all", "default", "lo", "bonding_masters")
-MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
-DRIVER_RE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+MAC_RE = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
+DRIVER_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,31}")
+# `ip netns` names are file names under /run/netns
+NETNS_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
+INT_RE = re.compile(r"[0-9]{1,10}")
+KEY_RE = re.compile(r"[A-Za-z0-9_]{1,64}")
+# ASCII shape of an address before ipaddress parses it: no scope suffix, no whitespace, no lookalike digits
+IPV4_RE = re.compile(r"[0-9]{1,3}(\.[0-9]{1,3}){3}")
+IPV6_RE = re.compile(r"[0-9A-Fa-f:.]{2,45}")
+PREFIX_RE = re.compile(r"[0-9]{1,3}|[0-9]{1,3}(\.[0-9]{1,3}){3}")
 # ethtool driver names that are never a VF or a PV of a pair
 UPPER_DRIVERS = ("net_failover", "bonding", "team")
 
@@ -49,31 +67,59 @@ class ConfigError(ValueError):
     """A desired group or option cannot be rendered; the message names the offending field."""
 
 
+def _full(pattern, value):
+    """True when ``value`` is a string that ``pattern`` matches completely (no trailing newline)."""
+    return isinstance(value, str) and pattern.fullmatch(value) is not None
+
+
 def _field(index, key, group=None):
     label = "groups[%d]" % index
-    if group is not None and isinstance(group.get("name"), str) and IFNAME_RE.match(group["name"]):
+    if group is not None and _full(IFNAME_RE, group.get("name")):
         label += " (%s)" % group["name"]
     return "%s.%s" % (label, key) if key else label
 
 
-def check_ifname(value, field):
-    """Return ``value`` if it is a safe interface name, else raise ConfigError naming ``field``."""
+def check_ifname(value, field, kernel=False):
+    """Return ``value`` if it is a safe interface name, else raise ConfigError naming ``field``.
+
+    ``kernel=True`` is for names read from the running system (``.`` allowed), never for names we write.
+    """
     if not isinstance(value, str):
         raise ConfigError("%s: interface name must be a string, got %r" % (field, value))
     raw = value.encode("utf-8", "replace")
     if not 1 <= len(raw) <= 15:
         raise ConfigError("%s: interface name %r must be 1-15 bytes (IFNAMSIZ), it has %d" % (field, value, len(raw)))
-    if not IFNAME_RE.match(value):
-        raise ConfigError("%s: interface name %r may only contain letters, digits, '_' and '-' and must not "
-                          "start with '-' (no '/', ':', '.', '%%', '*', quotes, whitespace or newlines)" % (field, value))
+    if not _full(KERNEL_IFNAME_RE if kernel else IFNAME_RE, value):
+        raise ConfigError("%s: interface name %r may only contain letters, digits, '_', %s'-' and must not start with "
+                          "'-'%s (no %s'/', ':', '%%', '*', quotes, whitespace, newlines or other control characters)"
+                          % (field, value, "'.', " if kernel else "", " or '.'" if kernel else "", "" if kernel else "'.', "))
     if value in RESERVED_NAMES:
         raise ConfigError("%s: interface name %r is reserved" % (field, value))
     return value
 
 
+def check_netns(value, field="netns"):
+    """Return a named network namespace (a file name under /run/netns) or raise ConfigError."""
+    if not _full(NETNS_RE, value):
+        raise ConfigError("%s: %r is not a network namespace name (letters, digits, '_', '.', '-', at most 64, "
+                          "not starting with '.' or '-'; no '/', whitespace or newlines)" % (field, value))
+    return value
+
+
+def check_abspath(value, field):
+    """Return an absolute, normalised path without control characters or '..' components."""
+    if not isinstance(value, str) or not value.startswith("/"):
+        raise ConfigError("%s: %r must be an absolute path" % (field, value))
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ConfigError("%s: %r contains a control character (newline, NUL, ...)" % (field, value))
+    if ".." in value.split("/"):
+        raise ConfigError("%s: %r must not contain '..'" % (field, value))
+    return value
+
+
 def check_mac(value, field):
     """Return the lower-case MAC or raise ConfigError."""
-    if not isinstance(value, str) or not MAC_RE.match(value.lower()):
+    if not isinstance(value, str) or not _full(MAC_RE, value.lower()):
         raise ConfigError("%s: %r is not a MAC address like 52:54:00:12:34:56" % (field, value))
     mac = value.lower()
     if int(mac[:2], 16) & 1:
@@ -85,8 +131,8 @@ def check_mac(value, field):
 
 def check_driver(value, field):
     """Return a kernel driver name or raise ConfigError."""
-    if not isinstance(value, str) or not DRIVER_RE.match(value):
-        raise ConfigError("%s: %r is not a driver name ([A-Za-z0-9_-], 1-32 characters)" % (field, value))
+    if not _full(DRIVER_RE, value):
+        raise ConfigError("%s: %r is not a driver name ([A-Za-z0-9_-], 1-32 characters, not starting with '-')" % (field, value))
     return value
 
 
@@ -97,18 +143,20 @@ def check_backend(value):
     return value
 
 
-def _int(value, field, low, high):
+def check_int(value, field, low, high):
+    """Return an int in [low, high]; a string must be ASCII digits only (no sign, space or newline)."""
     if isinstance(value, bool) or not isinstance(value, int):
-        try:
-            if isinstance(value, str) and value.strip().isdigit():
-                value = int(value)
-            else:
-                raise ValueError
-        except ValueError:
+        if not _full(INT_RE, value):
             raise ConfigError("%s: %r is not an integer" % (field, value))
+        value = int(value)
     if not low <= value <= high:
         raise ConfigError("%s: %d is out of range %d-%d" % (field, value, low, high))
     return value
+
+
+def _key(key):
+    """A mapping key for an error message: as is when harmless, else its repr (newlines escaped)."""
+    return key if _full(KEY_RE, key) else repr(key)
 
 
 def _choice(value, field, choices):
@@ -122,7 +170,7 @@ def _dict(value, field, keys):
         return {}
     if not isinstance(value, dict):
         raise ConfigError("%s: expected a mapping, got %r" % (field, value))
-    unknown = sorted(str(k) for k in value if k not in keys)
+    unknown = sorted(_key(k) for k in value if k not in keys)
     if unknown:
         raise ConfigError("%s: unknown key(s) %s, expected some of %s" % (field, ", ".join(unknown), ", ".join(keys)))
     return value
@@ -132,10 +180,97 @@ def _ip_family(version):
     return "IPv4" if version == 4 else "IPv6"
 
 
+def _shape(value, field, version, with_prefix):
+    """Refuse what ipaddress would keep or bend: non-strings, '%scope', whitespace, non-ASCII digits."""
+    if not isinstance(value, str):
+        raise ConfigError("%s: %r is not an IP address string" % (field, value))
+    if "%" in value:
+        raise ConfigError("%s: %r has a scope suffix ('%%...'); scope suffixes are not accepted anywhere" % (field, value))
+    addr, slash, prefix = value.partition("/")
+    if with_prefix and not slash:
+        raise ConfigError("%s: %r must be an address with prefix length, e.g. %s"
+                          % (field, value, "192.0.2.10/24" if version != 6 else "2001:db8::10/64"))
+    if not with_prefix and slash:
+        raise ConfigError("%s: %r is not an IP address (no prefix length here)" % (field, value))
+    if not (_full(IPV4_RE, addr) or _full(IPV6_RE, addr) and ":" in addr) or (slash and not _full(PREFIX_RE, prefix)):
+        raise ConfigError("%s: %r is not an IP address%s (ASCII digits, '.', ':' and hex only)"
+                          % (field, value, " with prefix length" if with_prefix else ""))
+
+
+def _unicast(ip, field, value, what):
+    """Refuse addresses that cannot be a host's or a peer's unicast address."""
+    if ip.is_unspecified:
+        raise ConfigError("%s: %r is the unspecified address, not a usable %s" % (field, value, what))
+    if ip.is_multicast:
+        raise ConfigError("%s: %r is a multicast address, not a usable %s" % (field, value, what))
+    if ip.is_loopback:
+        raise ConfigError("%s: %r is a loopback address, not a usable %s" % (field, value, what))
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        raise ConfigError("%s: %r is an IPv4-mapped IPv6 address, not a usable %s" % (field, value, what))
+    if ip.is_reserved:
+        raise ConfigError("%s: %r is in a reserved range (%s), not a usable %s"
+                          % (field, value, "240.0.0.0/4 or broadcast" if ip.version == 4 else "IETF reserved", what))
+
+
+def check_ip(value, field, version=None, what="address"):
+    """Return the canonical text of a unicast IP address (no prefix, no scope) or raise ConfigError."""
+    _shape(value, field, version, False)
+    try:
+        ip = ipaddress.ip_address(value)
+    except ValueError:
+        raise ConfigError("%s: %r is not an IP address" % (field, value))
+    if version and ip.version != version:
+        raise ConfigError("%s: %r is not an %s address" % (field, value, _ip_family(version)))
+    _unicast(ip, field, value, what)
+    return ip
+
+
+def check_interface(value, field, version=None):
+    """Return an ipaddress interface (host address + prefix) that makes sense on a NIC, or raise ConfigError."""
+    _shape(value, field, version, True)
+    try:
+        iface = ipaddress.ip_interface(value)
+    except ValueError as exc:
+        raise ConfigError("%s: %r is not a valid address: %s" % (field, value, exc))
+    if version and iface.version != version:
+        raise ConfigError("%s: %r is not an %s address" % (field, value, _ip_family(version)))
+    _unicast(iface.ip, field, value, "host address")
+    net = iface.network
+    if net.prefixlen == 0:
+        raise ConfigError("%s: %r has prefix length 0" % (field, value))
+    if iface.version == 4 and net.prefixlen <= 30:
+        if iface.ip == net.network_address:
+            raise ConfigError("%s: %r is the network address of %s, not a host address" % (field, value, net))
+        if iface.ip == net.broadcast_address:
+            raise ConfigError("%s: %r is the broadcast address of %s, not a host address" % (field, value, net))
+    if iface.version == 6 and net.prefixlen <= 126 and iface.ip == net.network_address:
+        raise ConfigError("%s: %r is the subnet-router anycast address of %s, not a host address" % (field, value, net))
+    return iface
+
+
+def _gateway(value, field, version, interfaces):
+    """A gateway inside one of ``interfaces``' subnets, or (IPv6) link-local: on-link by definition."""
+    gw = check_ip(value, field, version, "gateway")
+    if any(gw == iface.ip for iface in interfaces):
+        raise ConfigError("%s: %s is one of this device's own addresses, not a gateway" % (field, gw))
+    if version == 6 and gw.is_link_local:
+        # every stack writes the default route with the upper as its device: no scope needed
+        return gw
+    inside = [iface.network for iface in interfaces if gw in iface.network]
+    if not inside:
+        raise ConfigError("%s: %s is outside every configured %s subnet (%s); the gateway must be on-link"
+                          % (field, gw, _ip_family(version), ", ".join(str(i.network) for i in interfaces)))
+    if version == 4 and all(n.prefixlen <= 30 and gw in (n.network_address, n.broadcast_address) for n in inside):
+        raise ConfigError("%s: %s is the network or broadcast address of %s" % (field, gw, inside[0]))
+    if version == 6 and all(n.prefixlen <= 126 and gw == n.network_address for n in inside):
+        raise ConfigError("%s: %s is the subnet-router anycast address of %s" % (field, gw, inside[0]))
+    return gw
+
+
 def _addressing(value, field, version):
     methods = ("dhcp", "static", "disabled") if version == 4 else ("auto", "static", "disabled")
     cfg = _dict(value, field, ("method", "addresses", "gateway"))
-    method = cfg.get("method", methods[0])
+    method = cfg.get("method") or methods[0]
     _choice(method, field + ".method", methods)
     out = {"method": method, "addresses": [], "gateway": None}
     if method != "static":
@@ -145,40 +280,36 @@ def _addressing(value, field, version):
     addresses = cfg.get("addresses")
     if not isinstance(addresses, list) or not addresses:
         raise ConfigError("%s.addresses: method static needs a non-empty list of %s addresses with prefix length" % (field, _ip_family(version)))
+    interfaces = []
     for i, addr in enumerate(addresses):
         sub = "%s.addresses[%d]" % (field, i)
-        if not isinstance(addr, str) or "/" not in addr:
-            raise ConfigError("%s: %r must be an address with prefix length, e.g. %s" % (sub, addr, "192.0.2.10/24" if version == 4 else "2001:db8::10/64"))
-        try:
-            iface = ipaddress.ip_interface(addr)
-        except ValueError as exc:
-            raise ConfigError("%s: %r is not a valid address: %s" % (sub, addr, exc))
-        if iface.version != version:
-            raise ConfigError("%s: %r is not an %s address" % (sub, addr, _ip_family(version)))
+        iface = check_interface(addr, sub, version)
+        if any(iface.ip == other.ip for other in interfaces):
+            raise ConfigError("%s: %s is listed twice" % (sub, iface.ip))
+        interfaces.append(iface)
         out["addresses"].append(str(iface))
     gateway = cfg.get("gateway")
     if gateway not in (None, ""):
-        try:
-            gw = ipaddress.ip_address(gateway)
-        except ValueError:
-            raise ConfigError("%s.gateway: %r is not an IP address" % (field, gateway))
-        if gw.version != version:
-            raise ConfigError("%s.gateway: %r is not an %s address" % (field, gateway, _ip_family(version)))
-        out["gateway"] = str(gw)
+        out["gateway"] = str(_gateway(gateway, field + ".gateway", version, interfaces))
     return out
 
 
-def _dns(value, field):
+def check_dns(value, field):
+    """Return canonical DNS server addresses: unicast, no scope (so no IPv6 link-local), no duplicates."""
     if value in (None, ""):
         return []
     if not isinstance(value, list):
         raise ConfigError("%s: expected a list of IP addresses, got %r" % (field, value))
     out = []
     for i, server in enumerate(value):
-        try:
-            out.append(str(ipaddress.ip_address(server)))
-        except ValueError:
-            raise ConfigError("%s[%d]: %r is not an IP address" % (field, i, server))
+        sub = "%s[%d]" % (field, i)
+        ip = check_ip(server, sub, None, "DNS server")
+        if ip.version == 6 and ip.is_link_local:
+            raise ConfigError("%s: %r is an IPv6 link-local address, which needs a scope suffix to be reached; "
+                              "use a global or unique-local address" % (sub, server))
+        if str(ip) in out:
+            raise ConfigError("%s: %s is listed twice" % (sub, ip))
+        out.append(str(ip))
     return out
 
 
@@ -194,10 +325,10 @@ def normalize_bond(value, field, vf_mac_settable):
     out = {"mode": mode}
     for key in ("miimon", "updelay", "downdelay", "arp_interval"):
         if cfg.get(key) is not None:
-            out[key] = _int(cfg[key], "%s.%s" % (field, key), 0, 2 ** 31 - 1)
+            out[key] = check_int(cfg[key], "%s.%s" % (field, key), 0, 2 ** 31 - 1)
     for key in ("num_grat_arp", "num_unsol_na"):
         if cfg.get(key) is not None:
-            out[key] = _int(cfg[key], "%s.%s" % (field, key), 1, 255)
+            out[key] = check_int(cfg[key], "%s.%s" % (field, key), 1, 255)
     for key, choices in BOND_CHOICES.items():
         if cfg.get(key) is not None:
             out[key] = _choice(cfg[key], "%s.%s" % (field, key), choices)
@@ -211,13 +342,11 @@ def normalize_bond(value, field, vf_mac_settable):
             raise ConfigError("%s.arp_ip_target: at most 16 targets (BOND_MAX_ARP_TARGETS)" % field)
         checked = []
         for i, target in enumerate(targets):
-            try:
-                addr = ipaddress.ip_address(target)
-            except ValueError:
-                addr = None
-            if addr is None or addr.version != 4:
-                raise ConfigError("%s.arp_ip_target[%d]: %r is not an IPv4 address" % (field, i, target))
-            checked.append(str(addr))
+            sub = "%s.arp_ip_target[%d]" % (field, i)
+            addr = str(check_ip(target, sub, 4, "ARP target"))
+            if addr in checked:
+                raise ConfigError("%s: %s is listed twice" % (sub, addr))
+            checked.append(addr)
         out["arp_ip_target"] = checked
 
     arp = out.get("arp_interval", 0)
@@ -265,17 +394,17 @@ def normalize_team(value, field, vf_mac_settable):
     if out["hwaddr_policy"] == "same_all" and not vf_mac_settable:
         raise ConfigError("%s.hwaddr_policy: same_all needs a VF that can take the PV's MAC, but vf_mac_settable is false; use by_active" % field)
     out["link_watch"] = _choice(cfg.get("link_watch", "ethtool"), field + ".link_watch", ("ethtool",))
-    out["delay_up"] = _int(cfg.get("delay_up", 0), field + ".delay_up", 0, 600000)
-    out["delay_down"] = _int(cfg.get("delay_down", 0), field + ".delay_down", 0, 600000)
-    out["notify_peers"] = _int(cfg.get("notify_peers", 3), field + ".notify_peers", 0, 255)
-    out["mcast_rejoin"] = _int(cfg.get("mcast_rejoin", 1), field + ".mcast_rejoin", 0, 255)
+    out["delay_up"] = check_int(cfg.get("delay_up", 0), field + ".delay_up", 0, 600000)
+    out["delay_down"] = check_int(cfg.get("delay_down", 0), field + ".delay_down", 0, 600000)
+    out["notify_peers"] = check_int(cfg.get("notify_peers", 3), field + ".notify_peers", 0, 255)
+    out["mcast_rejoin"] = check_int(cfg.get("mcast_rejoin", 1), field + ".mcast_rejoin", 0, 255)
     return out
 
 
 def _normalize_group(index, group):
     if not isinstance(group, dict):
         raise ConfigError("groups[%d]: expected a mapping, got %r" % (index, group))
-    unknown = sorted(str(k) for k in group if k not in GROUP_KEYS)
+    unknown = sorted(_key(k) for k in group if k not in GROUP_KEYS)
     if unknown:
         raise ConfigError("%s: unknown key(s) %s" % (_field(index, None, group), ", ".join(unknown)))
     model = group.get("model")
@@ -320,7 +449,7 @@ def _normalize_group(index, group):
     out["vf_mac_settable"] = settable
     out["ipv4"] = _addressing(group.get("ipv4"), _field(index, "ipv4", group), 4)
     out["ipv6"] = _addressing(group.get("ipv6"), _field(index, "ipv6", group), 6)
-    out["dns"] = _dns(group.get("dns"), _field(index, "dns", group))
+    out["dns"] = check_dns(group.get("dns"), _field(index, "dns", group))
     for key in ("bond", "team"):
         if group.get(key) and model != key:
             raise ConfigError("%s: %s options given for a %s group" % (_field(index, key, group), key, model))
@@ -343,20 +472,39 @@ def _normalize_group(index, group):
     return out
 
 
-def normalize(groups, backend):
-    """Validate ``groups`` for ``backend`` and return normalized copies; raise ConfigError."""
-    check_backend(backend)
-    if groups is None:
-        groups = []
-    if not isinstance(groups, list):
-        raise ConfigError("groups: expected a list of groups, got %r" % (groups,))
-    out = [_normalize_group(i, g) for i, g in enumerate(groups)]
+def _derived(group):
+    """(namespace, derived name, what) for every name a group puts into a file name or a netplan id."""
+    out = []
+    if group["model"] in ("net_failover", "netvsc"):
+        stems = [(group["id"], "its upper's files (guestnet-failover-%s.*)" % group["id"])]
+    else:
+        name = group["name"]
+        stems = [(name, "its %s's files (guestnet-failover-%s.*)" % (group["model"], name)),
+                 (name + "-pv", "its PV port profile (guestnet-failover-%s-pv.*)" % name),
+                 (name + "-vf", "its VF port profile (guestnet-failover-%s-vf.*)" % name)]
+        out.append(("netplan id", name, "its netplan bond id %s" % name))
+    for stem, what in stems:
+        out.append(("file name", stem, what))
+        out.append(("netplan id", "guestnet-" + stem, "its netplan id guestnet-%s" % stem))
+    return out
+
+
+def check_unique(groups):
+    """Refuse two normalized groups that claim the same MAC, interface name, file name or netplan id."""
     macs = {}
     names = {}
-    for i, group in enumerate(out):
-        if group["mac"] in macs:
-            raise ConfigError("groups[%d].mac: %s is also the MAC of groups[%d]; one group per PV/VF pair" % (i, group["mac"], macs[group["mac"]]))
-        macs[group["mac"]] = i
+    derived = {}
+    for i, group in enumerate(groups):
+        label = _field(i, None, group)
+        own_macs = [("mac", group["mac"])]
+        if group.get("vf_mac") and group["vf_mac"] != group["mac"]:
+            own_macs.append(("vf_mac", group["vf_mac"]))
+        for key, mac in own_macs:
+            if mac in macs:
+                other_i, other_key = macs[mac]
+                raise ConfigError("%s.%s: %s is also the MAC of %s, field %s; one group per PV/VF pair, a MAC belongs to one group"
+                                  % (label, key, mac, _field(other_i, None, groups[other_i]), other_key))
+            macs[mac] = (i, key)
         own = [("name", group["name"])] + [(k, group.get(k)) for k in ("pv_name", "vf_name")]
         for key, name in own:
             if not name:
@@ -368,6 +516,34 @@ def normalize(groups, backend):
                                       "with a lower device or another upper" % (i, key, name, other_i, other_key))
                 raise ConfigError("groups[%d].%s: %r is already used by groups[%d].%s" % (i, key, name, other_i, other_key))
             names[name] = (i, key)
+        for space, value, what in _derived(group):
+            if (space, value) in derived:
+                other_i, other_what = derived[(space, value)]
+                key = "name" if group["name"] else "mac"
+                raise ConfigError("%s.%s: gives the %s %s (%s), which %s already gives (%s); two groups would write "
+                                  "the same file and one would silently replace the other, rename one of them"
+                                  % (label, key, space, value, what, _field(other_i, None, groups[other_i]), other_what))
+            derived[(space, value)] = (i, what)
+    return groups
+
+
+def normalize(groups, backend):
+    """Validate ``groups`` for ``backend`` and return normalized copies; raise ConfigError."""
+    check_backend(backend)
+    if groups is None:
+        groups = []
+    if not isinstance(groups, list):
+        raise ConfigError("groups: expected a list of groups, got %r" % (groups,))
+    out = [_normalize_group(i, g) for i, g in enumerate(groups)]
+    check_unique(out)
+    addresses = {}
+    for i, group in enumerate(out):
+        for family in ("ipv4", "ipv6"):
+            for j, addr in enumerate(group[family]["addresses"]):
+                ip = addr.split("/")[0]
+                if ip in addresses:
+                    raise ConfigError("%s.addresses[%d]: %s is also an address of %s" % (_field(i, family, group), j, ip, addresses[ip]))
+                addresses[ip] = _field(i, None, group)
         if backend in ("networkd", "netplan") and group["model"] == "team":
             raise ConfigError("groups[%d].model: %s has no team support; use backend NetworkManager or ifupdown, or model bond" % (i, backend))
         if backend == "ifupdown" and not group["name"]:
