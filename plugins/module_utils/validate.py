@@ -91,7 +91,7 @@ def check_ifname(value, field, kernel=False):
         raise ConfigError("%s: interface name %r must be 1-15 bytes (IFNAMSIZ), it has %d" % (field, value, len(raw)))
     if not _full(KERNEL_IFNAME_RE if kernel else IFNAME_RE, value):
         raise ConfigError("%s: interface name %r may only contain letters, digits, '_', %s'-' and must not start with "
-                          "'-'%s (no %s'/', ':', '%%', '*', quotes, whitespace, newlines or other control characters)"
+                          "'-'%s (no '/', %s':', '%%', '*', quotes, whitespace, newlines or other control characters)"
                           % (field, value, "'.', " if kernel else "", " or '.'" if kernel else "", "" if kernel else "'.', "))
     if value in RESERVED_NAMES:
         raise ConfigError("%s: interface name %r is reserved" % (field, value))
