@@ -11,6 +11,12 @@ sysctl, so running after 80 is fine; NetworkManager and networkd read the udev d
 Names come from ``.link`` files (``10-`` sorts before the distro's ``99-default.link``): the
 ``net_setup_link`` builtin matches them on MAC + ethtool driver, which a rule before 80 cannot.
 A name is never keyed on the VF's PCI address.
+
+Every device of a group also gets ``NAME:="$name"``: the name chosen so far (ours from the ``.link``, or the
+predictable one) becomes final. netplan turns a cloud-init ``set-name`` into ``99-netplan-<id>.rules``
+(``DRIVERS=="?*", ATTR{address}=="<MAC>", NAME="data1"``), which matches every device of the MAC; without the
+final assignment a lower wins the race for the name and the upper cannot be renamed (seen on Debian 12 with
+cloud-init 22.4 and netplan 0.106).
 """
 from __future__ import annotations
 
@@ -24,6 +30,8 @@ UPPER_DRIVER = {"net_failover": "net_failover", "netvsc": "hv_netvsc"}
 # virtio_net) lets the VF's prio win. Seen on Debian 12 (libteam 1.31) in the lab.
 TEAM_PV_SPEED = {"virtio_net": 10}
 ETHTOOL = "/usr/sbin/ethtool"
+# "$name" is the name assigned so far (the .link's or the predictable one); ":=" lets no later rule change it
+FINAL_NAME = 'NAME:="$name"'
 
 
 def link_path(name):
@@ -43,7 +51,7 @@ def _link(name, mac, drivers, comment):
 
 
 def _rule(mac, drivers, unmanaged_nm, managed_by, silent):
-    keys = ['ENV{ID_NET_DRIVER}=="%s"' % "|".join(drivers), 'ATTR{address}=="%s"' % mac]
+    keys = ['ENV{ID_NET_DRIVER}=="%s"' % "|".join(drivers), 'ATTR{address}=="%s"' % mac, FINAL_NAME]
     if unmanaged_nm:
         keys.append('ENV{NM_UNMANAGED}="1"')
     if managed_by:
@@ -51,9 +59,11 @@ def _rule(mac, drivers, unmanaged_nm, managed_by, silent):
     if silent:
         # %k: the kernel name the device has while the rules run (a rename happens after them)
         keys.append('SYSCTL{net/ipv6/conf/%k/disable_ipv6}="1"')
-    if len(keys) == 2:
-        return None
     return ", ".join(keys)
+
+
+def _upper_rule(model, mac):
+    return 'ENV{ID_NET_DRIVER}=="%s", ATTR{address}=="%s", %s' % (UPPER_DRIVER[model], mac, FINAL_NAME)
 
 
 def render(groups, options):
@@ -77,6 +87,7 @@ def render(groups, options):
             lowers = ([group["pv_driver"]] if model == "net_failover" else []) + group["vf_match"]
             lines.append(_rule(group["mac"], lowers, True, True, silent))
             if group["name"]:
+                lines.append(_upper_rule(model, group["mac"]))
                 files[link_path(group["name"])] = _link(
                     group["name"], group["mac"], [UPPER_DRIVER[model]],
                     "%s upper of %s: matched by MAC and driver, never the VF's PCI path" % (model, group["mac"]))
@@ -86,9 +97,7 @@ def render(groups, options):
         nm_off = backend in ("networkd", "ifupdown")
         networkd_off = backend in ("NetworkManager", "ifupdown")
         for mac, drivers in ((group["mac"], [group["pv_driver"]]), (group["vf_mac"], group["vf_match"])):
-            rule = _rule(mac, drivers, nm_off, networkd_off, silent)
-            if rule:
-                lines.append(rule)
+            lines.append(_rule(mac, drivers, nm_off, networkd_off, silent))
         speed = TEAM_PV_SPEED.get(group["pv_driver"]) if model == "team" else None
         if speed:
             lines.append('ENV{ID_NET_DRIVER}=="%s", ATTR{address}=="%s", RUN+="%s -s $name speed %d duplex full"'
