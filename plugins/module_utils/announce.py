@@ -19,16 +19,16 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import tempfile
+
+from ansible_collections.guestnet.failover.plugins.module_utils.validate import (
+    ConfigError, check_driver, check_ifname, check_mac,
+)
 
 SCRIPT_PATH = "/usr/local/libexec/guestnet-announce"
 UNIT_PATH = "/etc/systemd/system/guestnet-announce@.service"
 RULES_PATH = "/etc/udev/rules.d/61-guestnet-announce.rules"
 CONFIG_PATH = "/etc/guestnet/announce.json"
-MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
-NAME_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,15}$")
-DRIVER_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 SENDER = r'''#!/usr/bin/python3
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -383,20 +383,17 @@ def announce_groups(groups):
     """The announcer's view of the groups, validated: {upper, mac, model, pv_driver, vf_drivers}."""
     out = []
     for group in groups:
-        mac = str(group.get("mac", "")).lower()
         upper = group.get("upper") or group.get("name")
         model = group.get("model", "net_failover")
-        if not MAC_RE.match(mac):
-            raise AnnounceError("invalid MAC %r" % group.get("mac"))
-        # the kernel names net_failover/netvsc uppers (no name wanted): the sender finds them by MAC
-        if upper is None and model in ("net_failover", "netvsc"):
-            pass
-        elif not upper or not NAME_RE.match(upper):
-            raise AnnounceError("invalid upper device name %r for %s" % (upper, mac))
-        drivers = [d for d in [group.get("pv_driver")] + list(group.get("vf_drivers") or []) if d]
-        for drv in drivers:
-            if not DRIVER_RE.match(drv):
-                raise AnnounceError("invalid driver name %r for %s" % (drv, mac))
+        try:
+            mac = check_mac(group.get("mac"), "invalid MAC")
+            # the kernel names net_failover/netvsc uppers (no name wanted): the sender finds them by MAC
+            if upper is not None or model not in ("net_failover", "netvsc"):
+                check_ifname(upper, "invalid upper device name %r for %s" % (upper, mac), kernel=True)
+            for drv in [d for d in [group.get("pv_driver")] + list(group.get("vf_drivers") or []) if d]:
+                check_driver(drv, "invalid driver name %r for %s" % (drv, mac))
+        except ConfigError as exc:
+            raise AnnounceError(str(exc))
         out.append({"upper": upper, "mac": mac, "model": model,
                     "pv_driver": group.get("pv_driver"), "vf_drivers": list(group.get("vf_drivers") or [])})
     return sorted(out, key=lambda g: g["mac"])
