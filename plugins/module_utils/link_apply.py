@@ -25,6 +25,9 @@ import time
 from ansible_collections.guestnet.failover.plugins.module_utils import netdev_read
 from ansible_collections.guestnet.failover.plugins.module_utils.netdev_read import read_text
 from ansible_collections.guestnet.failover.plugins.module_utils.render_udev import ETHTOOL, TEAM_PV_SPEED
+from ansible_collections.guestnet.failover.plugins.module_utils.validate import (
+    TEAM_HWADDR, ConfigError, check_link_options, check_runtime_group,
+)
 
 
 def _numbers(names):
@@ -35,7 +38,7 @@ def _numbers(names):
 BOND_MODES = _numbers(netdev_read.BOND_MODES)
 FAIL_OVER_MAC = _numbers(netdev_read.FAIL_OVER_MAC)
 PRIMARY_RESELECT = _numbers(netdev_read.PRIMARY_RESELECT)
-HWADDR_POLICIES = ("same_all", "by_active", "only_active")
+HWADDR_POLICIES = TEAM_HWADDR
 BOND_DEFAULTS = {"miimon": 100, "fail_over_mac": "none", "primary_reselect": "always",
                  "num_grat_arp": 3, "num_unsol_na": 3, "updelay": 0, "downdelay": 0}
 TEAM_DEFAULTS = {"hwaddr_policy": "same_all", "notify_peers": 3, "link_watch": "ethtool", "mcast_rejoin": 1}
@@ -931,6 +934,13 @@ def run(ipr, groups, check_mode=False, probe_target=None, probe_method="arp", pr
     Returns ``{"changed", "groups", "before", "after"}``; raises ``RolledBack`` after a restore.
     ``announcer(upper)`` is called for each changed upper once the probe (if any) succeeded.
     """
+    try:
+        for index, group in enumerate(groups):
+            check_runtime_group(index, group)
+        opts = check_link_options(probe_target, probe_method, probe_device, rollback_timeout, carrier_timeout)
+    except ConfigError as exc:
+        raise LinkApplyError(str(exc))
+    probe_target, probe_device = opts["probe"], opts["probe_device"]
     reader = reader or read_state
     prober = prober or probe
 

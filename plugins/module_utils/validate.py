@@ -154,6 +154,15 @@ def check_int(value, field, low, high):
     return value
 
 
+def check_seconds(value, field, low, high):
+    """Return a number of seconds (int or finite float) in [low, high]."""
+    if isinstance(value, float) and not isinstance(value, bool):
+        if value != value or not low <= value <= high:  # NaN compares unequal to itself
+            raise ConfigError("%s: %r is out of range %d-%d" % (field, value, low, high))
+        return value
+    return check_int(value, field, low, high)
+
+
 def _key(key):
     """A mapping key for an error message: as is when harmless, else its repr (newlines escaped)."""
     return key if _full(KEY_RE, key) else repr(key)
@@ -549,3 +558,29 @@ def normalize(groups, backend):
         if backend == "ifupdown" and not group["name"]:
             raise ConfigError("groups[%d].name: ifupdown configures interfaces by name, set a persistent name for the %s device" % (i, group["model"]))
     return out
+
+
+PROBE_METHODS = ("arp", "icmp")
+
+
+def check_link_options(probe=None, probe_method="arp", probe_device=None, rollback_timeout=30, carrier_timeout=10):
+    """Validate failover_link's runtime options; return them canonical (probe as text or None)."""
+    out = {"probe_method": _choice(probe_method, "probe_method", PROBE_METHODS)}
+    out["probe"] = None if probe in (None, "") else str(check_ip(probe, "probe", 4, "probe target"))
+    out["probe_device"] = None if probe_device in (None, "") else check_ifname(probe_device, "probe_device", kernel=True)
+    out["rollback_timeout"] = check_seconds(rollback_timeout, "rollback_timeout", 1, 3600)
+    out["carrier_timeout"] = check_seconds(carrier_timeout, "carrier_timeout", 0, 600)
+    return out
+
+
+def check_runtime_group(index, group):
+    """Re-check the values of a normalized group that reach netlink, unit names and /run paths."""
+    check_mac(group.get("mac"), _field(index, "mac", group))
+    if group.get("name") is not None:
+        check_ifname(group["name"], _field(index, "name", group))
+    check_driver(group.get("pv_driver"), _field(index, "pv_driver", group))
+    for i, drv in enumerate(group.get("vf_drivers") or []):
+        check_driver(drv, _field(index, "vf_drivers[%d]" % i, group))
+    if group.get("model") not in MODELS:
+        raise ConfigError("%s: unknown model %r" % (_field(index, "model", group), group.get("model")))
+    return group

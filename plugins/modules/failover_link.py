@@ -222,7 +222,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.guestnet.failover.plugins.module_utils import announce, link_apply
 from ansible_collections.guestnet.failover.plugins.module_utils.netdev_read import IPRoute
 from ansible_collections.guestnet.failover.plugins.module_utils.pyroute2_support import require_pyroute2
-from ansible_collections.guestnet.failover.plugins.module_utils.validate import ConfigError, normalize
+from ansible_collections.guestnet.failover.plugins.module_utils.validate import ConfigError, check_link_options, normalize
 
 
 def install_announcer(module, groups, uppers):
@@ -239,8 +239,10 @@ def apply(module):
     try:
         # runtime apply has no network stack: validate with the backend that has no stack-specific limits
         groups = normalize(params["groups"], "NetworkManager")
+        check_link_options(params["probe"], params["probe_method"], params["probe_device"],
+                           params["rollback_timeout"], params["carrier_timeout"])
     except ConfigError as exc:
-        module.fail_json(msg=str(exc))
+        module.fail_json(msg=str(exc), changed=False)
     sender = announce.sender() if params["announcer"] else None
     if params["probe"]:
         # the rollback must finish even when the change cut the controller's connection
