@@ -8,7 +8,7 @@ import os
 import sys
 from typing import Optional
 
-from guestnet_lab import images, measure, netns, topologies, vm
+from guestnet_lab import images, measure, netns, seed, topologies, vm
 from guestnet_lab.util import LabError
 
 
@@ -30,6 +30,8 @@ def parser() -> argparse.ArgumentParser:
     img = sub.add_parser("image", help="guest images").add_subparsers(dest="image_command", required=True)
     build = img.add_parser("build", help="build (or reuse) the image of a Debian release")
     build.add_argument("--release", choices=sorted(images.RELEASES), default="12")
+    build.add_argument("--kind", choices=images.KINDS, default="lab",
+                       help="lab (direct kernel boot, all stacks) or cloud (cloud-init + netplan, boots via GRUB)")
     build.add_argument("--force", action="store_true", help="rebuild even when cached")
     img.add_parser("prune", help="remove cached images of old recipes that no instance uses")
 
@@ -41,7 +43,16 @@ def parser() -> argparse.ArgumentParser:
     upp.add_argument("--memory", type=int, default=1024, help="MiB")
     upp.add_argument("--cpus", type=int, default=2)
     upp.add_argument("--timeout", type=float, default=vm.SSH_TIMEOUT, help="seconds to wait for SSH")
+    upp.add_argument("--image", choices=images.KINDS, default="lab", help="image kind (default: lab)")
+    upp.add_argument("--seed", choices=seed.SEEDS, help="cloud images: network-config of the NoCloud seed (default v2)")
+    upp.add_argument("--instance-id", help="cloud images: the seed's instance-id (default NAME-1)")
     upp.add_argument("--json", action="store_true")
+
+    rsd = sub.add_parser("reseed", help="cloud images: swap in a new NoCloud seed (next boot is a new instance)")
+    rsd.add_argument("name")
+    rsd.add_argument("--seed", choices=seed.SEEDS, required=True)
+    rsd.add_argument("--instance-id", help="default NAME-<n>, n counting the seeds this instance had")
+    rsd.add_argument("--json", action="store_true")
 
     for cmd, text in (("down", "stop an instance and remove everything it created"),
                       ("serial", "print the serial log path"), ("reboot", "reboot the guest, wait for SSH")):
@@ -83,10 +94,13 @@ def dispatch(args: argparse.Namespace) -> int:
         for path in images.prune(in_use):
             print(f"removed {path}")
     elif args.command == "image":
-        print(images.build(args.release, force=args.force))
+        print(images.build(args.release, force=args.force, kind=args.kind))
     elif args.command == "up":
-        inst = vm.up(args.name, args.topology, args.release, args.bridge_mode, args.memory, args.cpus, args.timeout)
+        inst = vm.up(args.name, args.topology, args.release, args.bridge_mode, args.memory, args.cpus, args.timeout,
+                     image_kind=args.image, seed_variant=args.seed, instance_id=args.instance_id)
         _print(inst if args.json else {k: inst[k] for k in ("name", "ssh_port", "serial_log", "netns")}, args.json)
+    elif args.command == "reseed":
+        _print(vm.reseed(args.name, args.seed, args.instance_id), args.json)
     elif args.command == "down":
         vm.down(args.name)
     elif args.command == "serial":
@@ -109,7 +123,7 @@ def dispatch(args: argparse.Namespace) -> int:
         if args.json:
             _print(rows, True)
         for row in [] if args.json else rows:
-            print("{name:20} {topology:14} debian-{release:3} {bridge_mode:9} ssh:{ssh_port:<6} "
+            print("{name:20} {topology:14} debian-{release:3} {image_kind:5} {seed:4} {bridge_mode:9} ssh:{ssh_port:<6} "
                   "{state}".format(state="running" if row["running"] else "stopped", **row))
     return 0
 

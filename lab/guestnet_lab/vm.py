@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from guestnet_lab import images, netns, topologies
+from guestnet_lab import images, netns, seed, topologies
 from guestnet_lab.qmp import QMP
 from guestnet_lab.util import LAB_DIR, RUN_DIR, LabError, WaitTimeout, ensure_ssh_key, free_tcp_port, log, run, wait_for
 
@@ -65,18 +65,32 @@ def _read_pid(path: Path) -> Optional[int]:
         return None
 
 
+SEED_DEVICE = "seedcd"
+
+
 def qemu_command(name: str, topology: str, image: Path, rdir: Path, port: int, taps: list[str],
-                 memory: int, cpus: int) -> tuple[list[str], dict]:
-    """Return the QEMU command line and the JSON arguments of each data NIC device (for re-plug)."""
-    cmdline = json.loads((image / "recipe.json").read_text(encoding="utf-8"))["cmdline"]
+                 memory: int, cpus: int, seed_iso: Optional[Path] = None) -> tuple[list[str], dict]:
+    """Return the QEMU command line and the JSON arguments of each data NIC device (for re-plug).
+
+    Lab images boot their kernel directly (-kernel/-initrd); cloud images boot their own disk through GRUB
+    (SeaBIOS, bootindex 0) and get the NoCloud seed as a CD-ROM on the q35 AHCI controller.
+    """
+    spec = json.loads((image / "recipe.json").read_text(encoding="utf-8"))
     cmd = ["qemu-system-x86_64", "-name", name, "-machine", "q35", "-accel", "tcg", "-cpu", "max",
            "-smp", str(cpus), "-m", str(memory), "-nodefaults", "-display", "none",
            "-serial", f"file:{rdir / 'serial.log'}", "-qmp", f"unix:{rdir / 'qmp.sock'},server=on,wait=off",
-           "-pidfile", str(rdir / "qemu.pid"), "-daemonize",
-           "-kernel", str(image / "vmlinuz"), "-initrd", str(image / "initrd.img"), "-append", cmdline,
-           "-drive", f"file={rdir / 'overlay.qcow2'},if=none,id=disk0,format=qcow2,cache=unsafe",
-           "-device", "virtio-blk-pci,drive=disk0,bus=pcie.0,addr=0x3",
-           "-device", "virtio-rng-pci,bus=pcie.0,addr=0x5",
+           "-pidfile", str(rdir / "qemu.pid"), "-daemonize"]
+    if spec.get("boot") == "grub-bios":
+        cmd += ["-drive", f"file={rdir / 'overlay.qcow2'},if=none,id=disk0,format=qcow2,cache=unsafe",
+                "-device", "virtio-blk-pci,drive=disk0,bus=pcie.0,addr=0x3,bootindex=0"]
+        if seed_iso is not None:
+            cmd += ["-drive", f"file={seed_iso},if=none,id=seed,media=cdrom,format=raw,readonly=on",
+                    "-device", f"ide-cd,drive=seed,bus=ide.1,id={SEED_DEVICE}"]
+    else:
+        cmd += ["-kernel", str(image / "vmlinuz"), "-initrd", str(image / "initrd.img"), "-append", spec["cmdline"],
+                "-drive", f"file={rdir / 'overlay.qcow2'},if=none,id=disk0,format=qcow2,cache=unsafe",
+                "-device", "virtio-blk-pci,drive=disk0,bus=pcie.0,addr=0x3"]
+    cmd += ["-device", "virtio-rng-pci,bus=pcie.0,addr=0x5",
            "-netdev", f"user,id=mgmt,ipv6=off,hostfwd=tcp:127.0.0.1:{port}-:22",
            "-device", f"virtio-net-pci,netdev=mgmt,mac={images.MGMT_MAC},bus=pcie.0,addr=0x4,romfile="]
     for i, port_id in enumerate(topologies.root_ports(topology), start=1):
@@ -138,17 +152,43 @@ def wait_ssh(inst: dict, timeout: float = SSH_TIMEOUT, not_boot_id: Optional[str
         raise WaitTimeout(f"{exc}\nserial log {inst['serial_log']} ends with:\n{_serial_tail(inst)}") from exc
 
 
+def _data_mac(topology: str) -> str:
+    """Return the MAC a seed's network-config matches: the first data NIC's."""
+    return topologies.nics(topology)[0]["mac"]
+
+
+def _write_seed(inst: dict, variant: str, instance_id: str) -> Path:
+    """Write a NoCloud seed ISO for the instance into its run directory; return its path."""
+    pubkey = Path(inst["ssh_key"] + ".pub").read_text(encoding="utf-8")
+    files = seed.seed_files(variant, instance_id, inst["name"], pubkey, _data_mac(inst["topology"]))
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in instance_id)
+    return seed.write_iso(files, Path(inst["rundir"]) / f"seed-{safe}.iso")
+
+
 def up(name: str, topology: str = "kvm-failover", release: str = "12", bridge_mode: str = "learning",
-       memory: int = 1024, cpus: int = 2, timeout: float = SSH_TIMEOUT) -> dict:
-    """Boot an instance and wait for SSH; return its instance record (also written to instance.json)."""
+       memory: int = 1024, cpus: int = 2, timeout: float = SSH_TIMEOUT, image_kind: str = "lab",
+       seed_variant: Optional[str] = None, instance_id: Optional[str] = None) -> dict:
+    """Boot an instance and wait for SSH; return its instance record (also written to instance.json).
+
+    Cloud images (image_kind "cloud") get a NoCloud seed: seed_variant v2 (default), v1 or none, and
+    instance_id (default NAME-1).
+    """
     topologies.nics(topology)
     if bridge_mode not in netns.BRIDGE_MODES:
         raise LabError(f"unknown bridge mode {bridge_mode!r}; choose one of {', '.join(netns.BRIDGE_MODES)}")
+    if image_kind not in images.KINDS:
+        raise LabError(f"unknown image kind {image_kind!r}; choose one of {', '.join(images.KINDS)}")
+    if image_kind == "lab" and (seed_variant or instance_id):
+        raise LabError("--seed and --instance-id need --image cloud (lab images have no cloud-init)")
+    if image_kind == "cloud":
+        seed_variant = seed_variant or "v2"
+        instance_id = instance_id or f"{name}-1"
+        seed.network_config(seed_variant, "00:00:00:00:00:00")  # validate the variant before anything starts
     rdir = rundir(name)
     if (rdir / "instance.json").exists() and qemu_alive(load(name).get("pid")):
         raise LabError(f"instance {name!r} is already running; run: down {name}")
     down(name, quiet=True)
-    image = images.ensure(release)
+    image = images.ensure(release, image_kind)
     key = ensure_ssh_key()
     rdir.mkdir(parents=True)
     run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(image / "base.raw"), "-F", "raw", str(rdir / "overlay.qcow2")])
@@ -157,7 +197,7 @@ def up(name: str, topology: str = "kvm-failover", release: str = "12", bridge_mo
     port = free_tcp_port()
     inst = {
         "name": name, "topology": topology, "release": release, "bridge_mode": bridge_mode,
-        "image": str(image), "rundir": str(rdir), "ssh_host": "127.0.0.1", "ssh_port": port, "ssh_user": "root",
+        "image": str(image), "image_kind": image_kind, "rundir": str(rdir), "ssh_host": "127.0.0.1", "ssh_port": port, "ssh_user": "root",
         "ssh_key": str(key), "qmp_socket": str(rdir / "qmp.sock"), "serial_log": str(rdir / "serial.log"),
         "pid": None, "netns": netns.ns_name(name), "bridge": "br0", "taps": taps,
         "bridge_ipv4": netns.BRIDGE_IP4, "bridge_ipv6": netns.BRIDGE_IP6,
@@ -166,12 +206,18 @@ def up(name: str, topology: str = "kvm-failover", release: str = "12", bridge_mo
     netns.create(name, bridge_mode)
     for tap in taps:
         netns.create_tap(tap)
-    cmd, devices = qemu_command(name, topology, image, rdir, port, taps, memory, cpus)
+    seed_iso = None
+    if image_kind == "cloud":
+        seed_iso = _write_seed(inst, seed_variant, instance_id)
+        inst.update(seed=seed_variant, instance_id=instance_id, seed_iso=str(seed_iso), seed_history=[
+            {"seed": seed_variant, "instance_id": instance_id}])
+    cmd, devices = qemu_command(name, topology, image, rdir, port, taps, memory, cpus, seed_iso)
     inst["devices"] = devices
     inst["plugged"] = {dev_id: True for dev_id, dev in devices.items() if dev["driver"] == "e1000e"}
     (rdir / "qemu.cmd").write_text(" ".join(f"'{a}'" for a in cmd) + "\n", encoding="utf-8")
     save(inst)
-    log(f"booting {name} ({topology}, debian-{release}, bridge {bridge_mode}); waiting for SSH on 127.0.0.1:{port}...")
+    what = f"debian-{release}" + (f" cloud, seed {seed_variant}" if image_kind == "cloud" else "")
+    log(f"booting {name} ({topology}, {what}, bridge {bridge_mode}); waiting for SSH on 127.0.0.1:{port}...")
     started = time.monotonic()
     run(cmd)
     inst["pid"] = _read_pid(rdir / "qemu.pid")
@@ -180,9 +226,37 @@ def up(name: str, topology: str = "kvm-failover", release: str = "12", bridge_mo
         netns.attach_tap(name, tap)
     netns.start_dnsmasq(name, rdir)
     inst["boot_id"] = wait_ssh(inst, timeout)
+    inst["ssh_seconds"] = round(time.monotonic() - started, 1)
     save(inst)
     log(f"{name} is up: SSH answered after {time.monotonic() - started:.0f}s")
     return inst
+
+
+def reseed(name: str, variant: str, instance_id: Optional[str] = None) -> dict:
+    """Write a new NoCloud seed and swap the CD-ROM medium (QMP blockdev-change-medium), so the guest's next
+    boot is a new instance (cloud-init renders its network configuration again). The running guest is untouched."""
+    inst = load(name)
+    if inst.get("image_kind") != "cloud":
+        raise LabError(f"{name} does not boot a cloud image; reseed needs up --image cloud")
+    seed.network_config(variant, "00:00:00:00:00:00")
+    history = inst.setdefault("seed_history", [])
+    instance_id = instance_id or f"{name}-{len(history) + 1}"
+    if instance_id == inst.get("instance_id"):
+        log(f"instance-id {instance_id} is unchanged: cloud-init will not treat the next boot as a new instance")
+    iso = _write_seed(inst, variant, instance_id)
+    with QMP(inst["qmp_socket"]) as qmp:
+        try:
+            qmp.command("blockdev-change-medium", id=SEED_DEVICE, filename=str(iso), format="raw",
+                        **{"read-only-mode": "read-only"})
+        except LabError:
+            # the guest locked the tray (a mounted CD): force it open, then insert the new medium
+            qmp.command("eject", id=SEED_DEVICE, force=True)
+            qmp.command("blockdev-change-medium", id=SEED_DEVICE, filename=str(iso), format="raw",
+                        **{"read-only-mode": "read-only"})
+    history.append({"seed": variant, "instance_id": instance_id})
+    inst.update(seed=variant, instance_id=instance_id, seed_iso=str(iso))
+    save(inst)
+    return {"name": name, "seed": variant, "instance_id": instance_id, "seed_iso": str(iso)}
 
 
 def down(name: str, quiet: bool = False) -> None:
@@ -308,6 +382,7 @@ def list_instances() -> list[dict]:
         for path in sorted(RUN_DIR.glob("*/instance.json")):
             inst = json.loads(path.read_text(encoding="utf-8"))
             result.append({"name": inst["name"], "topology": inst["topology"], "release": inst["release"],
+                           "image_kind": inst.get("image_kind", "lab"), "seed": inst.get("seed", "-"),
                            "bridge_mode": inst["bridge_mode"], "ssh_port": inst["ssh_port"],
                            "running": qemu_alive(inst.get("pid"))})
     return result
