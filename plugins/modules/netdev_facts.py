@@ -192,6 +192,7 @@ from ansible_collections.guestnet.failover.plugins.module_utils import netdev_re
 from ansible_collections.guestnet.failover.plugins.module_utils.classify import groups as classify_groups
 from ansible_collections.guestnet.failover.plugins.module_utils.findings import evaluate, summary
 from ansible_collections.guestnet.failover.plugins.module_utils.pyroute2_support import require_pyroute2
+from ansible_collections.guestnet.failover.plugins.module_utils.validate import ConfigError, check_abspath, check_netns
 
 
 def discover(module):
@@ -225,6 +226,12 @@ def main():
         ),
         supports_check_mode=True,
     )
+    try:
+        if module.params["netns"] is not None:
+            check_netns(module.params["netns"], "netns")
+        check_abspath(module.params["sysfs_root"], "sysfs_root")
+    except ConfigError as exc:
+        module.fail_json(msg=str(exc))
     require_pyroute2(module)
     try:
         fact = discover(module)
