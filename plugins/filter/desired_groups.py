@@ -60,15 +60,24 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.guestnet.failover.plugins.module_utils.desired import DesiredError, desired_groups
+from ansible_collections.guestnet.failover.plugins.module_utils.validate import (
+    ConfigError, check_desired_options, check_discovered, normalize,
+)
 
 
 def _desired_groups(groups, flavour, **kwargs):
+    """Validate the input and the options, delegate, then validate the result as failover_config will."""
     if not isinstance(groups, list):
         raise AnsibleFilterError("desired_groups expects a list of groups, got %s" % type(groups).__name__)
     try:
-        return desired_groups(groups, flavour, **kwargs)
-    except DesiredError as exc:
-        raise AnsibleFilterError(str(exc)) from exc
+        check_discovered(groups)
+        check_desired_options(**dict((k, kwargs.get(k)) for k in ("ipv4", "ipv6", "dns", "names", "no_address_macs")))
+        wanted = desired_groups(groups, flavour, **kwargs)
+        # the backend is not known here: the one without stack-specific limits (as failover_link)
+        normalize(wanted, "NetworkManager")
+    except (DesiredError, ConfigError) as exc:
+        raise AnsibleFilterError("desired_groups: %s" % exc) from exc
+    return wanted
 
 
 class FilterModule:

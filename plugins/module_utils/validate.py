@@ -276,6 +276,11 @@ def _gateway(value, field, version, interfaces):
     return gw
 
 
+def check_addressing(value, field, version):
+    """Validate an ``ipv4``/``ipv6`` mapping (method, addresses, gateway) and return it canonical."""
+    return _addressing(value, field, version)
+
+
 def _addressing(value, field, version):
     methods = ("dhcp", "static", "disabled") if version == 4 else ("auto", "static", "disabled")
     cfg = _dict(value, field, ("method", "addresses", "gateway"))
@@ -584,3 +589,47 @@ def check_runtime_group(index, group):
     if group.get("model") not in MODELS:
         raise ConfigError("%s: unknown model %r" % (_field(index, "model", group), group.get("model")))
     return group
+
+
+def check_desired_options(ipv4=None, ipv6=None, dns=None, names=None, no_address_macs=None):
+    """Validate the desired_groups filter's options before any group is built (fields named as the options)."""
+    if ipv4 is not None:
+        _addressing(ipv4, "ipv4", 4)
+    if ipv6 is not None:
+        _addressing(ipv6, "ipv6", 6)
+    check_dns(dns, "dns")
+    if names is not None:
+        if not isinstance(names, dict):
+            raise ConfigError("names: expected a mapping of MAC to interface name, got %r" % (names,))
+        seen = {}
+        for mac, name in names.items():
+            key = check_mac(mac, "names key %r" % (mac,))
+            check_ifname(name, "names[%s]" % key)
+            if key in seen:
+                raise ConfigError("names[%s]: the MAC is listed twice" % key)
+            seen[key] = name
+    if no_address_macs is not None:
+        if not isinstance(no_address_macs, list):
+            raise ConfigError("no_address_macs: expected a list of MACs, got %r" % (no_address_macs,))
+        for i, mac in enumerate(no_address_macs):
+            check_mac(mac, "no_address_macs[%d]" % i)
+
+
+def check_discovered(groups, field="groups"):
+    """Check the MACs (and upper names, when given) of discovered or declared groups."""
+    if not isinstance(groups, list):
+        raise ConfigError("%s: expected a list of groups, got %r" % (field, type(groups).__name__))
+    for i, group in enumerate(groups):
+        sub = "%s[%d]" % (field, i)
+        if isinstance(group, str):
+            check_mac(group, sub)
+            continue
+        if not isinstance(group, dict):
+            raise ConfigError("%s: expected a mapping or a MAC, got %r" % (sub, group))
+        check_mac(group.get("mac"), sub + ".mac")
+        if group.get("upper") is not None:
+            check_ifname(group["upper"], sub + ".upper", kernel=True)
+        for key in ("pv_driver", "vf_driver"):
+            if group.get(key) is not None:
+                check_driver(group[key], "%s.%s" % (sub, key))
+    return groups
