@@ -127,7 +127,8 @@ CONFIG = [
     ("quote", "gateway", [_g(BOND, ipv4=_v4(["192.0.2.10/24"], '192.0.2.1"}'))], "netplan", "groups[0] (bond0).ipv4.gateway", "not an IP address"),
     # off-subnet and otherwise senseless gateways
     ("gateway", "v4-off-subnet", [_g(BOND, ipv4=_v4(["192.0.2.10/24"], "198.51.100.1"))], "networkd", "groups[0] (bond0).ipv4.gateway", "outside every"),
-    ("gateway", "v6-off-subnet", [_g(BOND, ipv6=_v6(["2001:db8::10/64"], "2001:db8:1::1"))], "NetworkManager", "groups[0] (bond0).ipv6.gateway", "outside every"),
+    ("gateway", "v6-off-subnet", [_g(BOND, ipv6=_v6(["2001:db8::10/64"], "2001:db8:1::1"))], "NetworkManager",
+     "groups[0] (bond0).ipv6.gateway", "outside every"),
     ("gateway", "v4-own-address", [_g(BOND, ipv4=_v4(["192.0.2.10/24"], "192.0.2.10"))], "networkd", "groups[0] (bond0).ipv4.gateway", "own addresses"),
     ("gateway", "v4-broadcast", [_g(BOND, ipv4=_v4(["192.0.2.10/24"], "192.0.2.255"))], "networkd", "groups[0] (bond0).ipv4.gateway", "broadcast"),
     ("gateway", "v4-network", [_g(BOND, ipv4=_v4(["192.0.2.10/24"], "192.0.2.0"))], "ifupdown", "groups[0] (bond0).ipv4.gateway", "network or broadcast"),
