@@ -42,7 +42,8 @@ def parser() -> argparse.ArgumentParser:
     upp.add_argument("--bridge-mode", choices=netns.BRIDGE_MODES, default="learning")
     upp.add_argument("--memory", type=int, default=1024, help="MiB")
     upp.add_argument("--cpus", type=int, default=2)
-    upp.add_argument("--timeout", type=float, default=vm.SSH_TIMEOUT, help="seconds to wait for SSH")
+    upp.add_argument("--timeout", type=float, help=f"seconds to wait for SSH (default {vm.SSH_TIMEOUT:.0f}, "
+                     f"cloud images {vm.CLOUD_SSH_TIMEOUT:.0f})")
     upp.add_argument("--image", choices=images.KINDS, default="lab", help="image kind (default: lab)")
     upp.add_argument("--seed", choices=seed.SEEDS, help="cloud images: network-config of the NoCloud seed (default v2)")
     upp.add_argument("--instance-id", help="cloud images: the seed's instance-id (default NAME-1)")

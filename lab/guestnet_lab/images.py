@@ -102,8 +102,9 @@ CLOUD_FILES = {
     "etc/systemd/system.conf.d/lab.conf": "[Manager]\nDefaultTimeoutStopSec=10s\n",
     "etc/systemd/resolved.conf.d/lab.conf": "[Resolve]\nDNS=10.0.2.3\n",
     # NoCloud only (no probing of other datasources); keep root's baked-in key usable (Debian's cloud.cfg has
-    # disable_root: true, which would prefix root's keys with a "login as debian" command).
-    "etc/cloud/cloud.cfg.d/90_lab.cfg": "datasource_list: [NoCloud]\ndisable_root: false\n",
+    # disable_root: true, which would prefix root's keys with a "login as debian" command). locale C.UTF-8: only C
+    # locales exist here, and cloud-init 22.4's default en_US.UTF-8 made update-locale fail (status: error).
+    "etc/cloud/cloud.cfg.d/90_lab.cfg": "datasource_list: [NoCloud]\ndisable_root: false\nlocale: C.UTF-8\n",
     "boot/grub/grub.cfg": CLOUD_GRUB_CFG,
 }
 CLOUD_GRUB_MODULES = ["biosdisk", "part_msdos", "ext2", "normal", "linux", "search", "search_label", "serial",

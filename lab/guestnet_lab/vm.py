@@ -17,6 +17,9 @@ from guestnet_lab.qmp import QMP
 from guestnet_lab.util import LAB_DIR, RUN_DIR, LabError, WaitTimeout, ensure_ssh_key, free_tcp_port, log, run, wait_for
 
 SSH_TIMEOUT = 240.0
+# Cloud guests: SSH waits for cloud-init's network stage, which waits up to 2 min for systemd-networkd-wait-online
+# when the data NIC does not come up as the seed says (e.g. set-name raced onto the wrong device).
+CLOUD_SSH_TIMEOUT = 600.0
 UNPLUG_TIMEOUT = 30.0
 
 
@@ -166,7 +169,7 @@ def _write_seed(inst: dict, variant: str, instance_id: str) -> Path:
 
 
 def up(name: str, topology: str = "kvm-failover", release: str = "12", bridge_mode: str = "learning",
-       memory: int = 1024, cpus: int = 2, timeout: float = SSH_TIMEOUT, image_kind: str = "lab",
+       memory: int = 1024, cpus: int = 2, timeout: Optional[float] = None, image_kind: str = "lab",
        seed_variant: Optional[str] = None, instance_id: Optional[str] = None) -> dict:
     """Boot an instance and wait for SSH; return its instance record (also written to instance.json).
 
@@ -180,6 +183,8 @@ def up(name: str, topology: str = "kvm-failover", release: str = "12", bridge_mo
         raise LabError(f"unknown image kind {image_kind!r}; choose one of {', '.join(images.KINDS)}")
     if image_kind == "lab" and (seed_variant or instance_id):
         raise LabError("--seed and --instance-id need --image cloud (lab images have no cloud-init)")
+    if timeout is None:
+        timeout = CLOUD_SSH_TIMEOUT if image_kind == "cloud" else SSH_TIMEOUT
     if image_kind == "cloud":
         seed_variant = seed_variant or "v2"
         instance_id = instance_id or f"{name}-1"
@@ -288,9 +293,11 @@ def down(name: str, quiet: bool = False) -> None:
             log(f"removed {rdir} (last serial log kept in {logs / (name + '-serial.log')})")
 
 
-def reboot(name: str, timeout: float = SSH_TIMEOUT) -> str:
+def reboot(name: str, timeout: Optional[float] = None) -> str:
     """Reboot the guest and wait until SSH answers with a new boot id; return it."""
     inst = load(name)
+    if timeout is None:
+        timeout = CLOUD_SSH_TIMEOUT if inst.get("image_kind") == "cloud" else SSH_TIMEOUT
     old = boot_id(inst)
     if not old:
         raise LabError(f"{name}: SSH does not answer, cannot reboot from inside the guest")
