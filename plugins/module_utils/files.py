@@ -4,13 +4,27 @@
 
 Paths handed around are relative to ``root`` (``etc/udev/rules.d/...``), so the same plan
 works for a running host (root ``/``) and an image being built (root ``/mnt/image``).
+
+An image root is untrusted input. Every path is resolved inside it like a chroot would: one
+component at a time from a directory file descriptor opened with ``O_NOFOLLOW``, symlinks read
+with ``readlink`` and followed relative to the root (absolute targets re-rooted, ``..`` clamped
+at the root, at most ``MAX_LINKS`` links), so nothing outside the root is ever read, written,
+chmod-ed or removed, and there is no window between checking a path and using it. A symlink
+where a planned file belongs is replaced, never followed. Writes are all-or-nothing where the
+file system allows it: every target directory is checked before the first write, every file is
+staged in a temporary file first, and any ``OSError`` becomes one ``FileError`` naming the path
+and saying whether anything was changed already.
 """
 from __future__ import annotations
 
+import binascii
 import errno
+import fcntl
+import fnmatch
 import os
 import stat
-import tempfile
+import struct
+import time
 
 MARKER = "Managed by guestnet.failover"
 HEADER = "%s (failover_config); do not edit, changes will be overwritten." % MARKER
@@ -28,10 +42,356 @@ OWNED_DIRS = (
     "etc/teamd",
 )
 OWNED_TOKEN = "guestnet-failover"
+# Files of ours outside the naming scheme above: the announcer's (announce.py SCRIPT_PATH, UNIT_PATH,
+# RULES_PATH, CONFIG_PATH). Owned when they carry the marker; the JSON (no comments) by its path.
+OWNED_PATHS = (
+    "usr/local/libexec/guestnet-announce",
+    "etc/systemd/system/guestnet-announce@.service",
+    "etc/udev/rules.d/61-guestnet-announce.rules",
+    "etc/guestnet/announce.json",
+)
+# Directories only we create: removed when a prune leaves them empty.
+OWNED_EMPTY_DIRS = ("usr/lib/dracut/modules.d/90guestnet-failover", "etc/guestnet")
+# Temporary files of ours (".guestnet-failover.*"; older announcer installs used ".guestnet-"): a killed run leaves
+# them behind, the next run removes them.
+TEMP_PREFIX = ".guestnet-failover."
+STALE_TEMP_PREFIX = ".guestnet-"
 
 MODE_PRIVATE = 0o600
 MODE_EXEC = 0o755
 MODE_DEFAULT = 0o644
+MAX_LINKS = 40
+
+_O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+_O_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+_FS_IOC_GETFLAGS = 0x80086601
+_FS_IMMUTABLE_FL = 0x10
+_FS_APPEND_FL = 0x20
+
+
+class FileError(Exception):
+    """A file operation failed; ``path`` names it, ``changed`` tells whether something was written already."""
+
+    def __init__(self, path, message, changed=False, done=None):
+        Exception.__init__(self, "%s: %s" % (path, message))
+        self.path = path
+        self.changed = changed
+        self.done = list(done or [])
+
+
+class RootError(FileError):
+    """The root is unusable (empty, relative, missing, not a directory)."""
+
+
+def resolve_root(root):
+    """Validate ``root`` and return its resolved absolute path; ``/`` when it is the running system's root.
+
+    ``None`` means ``/``. An empty string is an error (``-e image_root=`` must not configure the build host), as
+    is a relative, missing or non-directory path. A path that resolves to ``/`` (``//``, ``/./``, a symlink to
+    ``/``, a bind mount of ``/``) is the running system.
+    """
+    if root is None:
+        root = "/"
+    if not isinstance(root, str) or not root:
+        raise RootError("root", "an empty root is not a root; give / for the running system or an image's absolute path")
+    if not os.path.isabs(root):
+        raise RootError(root, "root must be an absolute path")
+    real = os.path.realpath(root)
+    try:
+        info = os.stat(real)
+    except OSError as exc:
+        raise RootError(root, "root does not exist or is not accessible (%s)" % exc.strerror)
+    if not stat.S_ISDIR(info.st_mode):
+        raise RootError(root, "root is not a directory")
+    if real == "/" or os.path.samestat(info, os.stat("/")):
+        return "/"
+    return real
+
+
+def _check_rel(rel):
+    if not isinstance(rel, str) or not rel or rel.startswith("/") or ".." in rel.split("/"):
+        raise ValueError("refusing path outside the root: %r" % (rel,))
+    return [part for part in rel.split("/") if part not in ("", ".")]
+
+
+def full_path(root, rel):
+    """Join ``rel`` under ``root`` refusing anything that would escape it (for display and reports)."""
+    _check_rel(rel)
+    return os.path.join(getattr(root, "path", root), rel)
+
+
+def _fs_flags(fd):
+    """chattr flags of an open file, 0 when the file system has none."""
+    try:
+        data = fcntl.ioctl(fd, _FS_IOC_GETFLAGS, b"\0" * 8)
+    except (IOError, OSError):
+        return 0
+    return struct.unpack("=i", data[:4])[0]
+
+
+def _lstat_at(dfd, name):
+    try:
+        return os.stat(name, dir_fd=dfd, follow_symlinks=False)
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            return None
+        raise
+
+
+def want_owner():
+    """(uid, gid) every file and directory we write must have: root's, when we run as root."""
+    return (0, 0) if os.geteuid() == 0 else None
+
+
+class Root(object):
+    """A root directory, resolved once; every path below it is resolved like a chroot would."""
+
+    def __init__(self, path):
+        self.path = resolve_root(path)
+        self.fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
+
+    def close(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # pylint: disable=broad-except
+            pass
+
+    def show(self, parts):
+        """Absolute display path of resolved ``parts``."""
+        return os.path.join(self.path, *parts) if parts else self.path
+
+    def walk(self, parts, create=False, created=None):
+        """Open the directory ``parts`` (a list of names) resolved inside the root.
+
+        Returns (fd, resolved parts); the caller closes fd. With ``create`` missing directories are made
+        (mode 0755 whatever the umask, owned by root when we are root) and their resolved parts appended to
+        ``created``. Raises OSError (filename: the resolved path of the failing component).
+        """
+        stack = []  # [(name, fd)] of the directories entered below the root
+        todo = list(parts)
+        links = 0
+        try:
+            while todo:
+                name = todo.pop(0)
+                if name in ("", "."):
+                    continue
+                if name == "..":
+                    if stack:  # clamped at the root, like a chroot
+                        os.close(stack.pop()[1])
+                    continue
+                cur = stack[-1][1] if stack else self.fd
+                here = [n for n, dummy in stack] + [name]
+                try:
+                    fd = os.open(name, _O_DIR, dir_fd=cur)
+                except OSError as exc:
+                    if exc.errno == errno.ENOENT and create:
+                        self._mkdir(cur, name, here, created)
+                        fd = os.open(name, _O_DIR, dir_fd=cur)
+                    elif exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
+                        info = os.stat(name, dir_fd=cur, follow_symlinks=False)
+                        if not stat.S_ISLNK(info.st_mode):
+                            raise OSError(errno.ENOTDIR, "not a directory", self.show(here))
+                        links += 1
+                        if links > MAX_LINKS:
+                            raise OSError(errno.ELOOP, "too many levels of symbolic links", self.show(here))
+                        target = os.readlink(name, dir_fd=cur)
+                        if target.startswith("/"):  # re-rooted
+                            while stack:
+                                os.close(stack.pop()[1])
+                        todo[0:0] = target.split("/")
+                        continue
+                    else:
+                        if exc.filename is None or not isinstance(exc.filename, str) or not exc.filename.startswith("/"):
+                            exc.filename = self.show(here)
+                        raise
+                stack.append((name, fd))
+            resolved = [n for n, dummy in stack]
+            fd = stack.pop()[1] if stack else os.dup(self.fd)
+            return fd, resolved
+        finally:
+            for dummy, fd in stack:
+                os.close(fd)
+
+    def _mkdir(self, cur, name, here, created):
+        try:
+            os.mkdir(name, MODE_EXEC, dir_fd=cur)
+        except OSError as exc:
+            if exc.errno == errno.EEXIST:
+                return
+            exc.filename = self.show(here)
+            raise
+        fd = os.open(name, _O_DIR, dir_fd=cur)
+        try:
+            os.fchmod(fd, MODE_EXEC)  # whatever the umask
+            owner = want_owner()
+            if owner:
+                os.fchown(fd, *owner)
+        finally:
+            os.close(fd)
+        if created is not None:
+            created.append("/".join(here))
+
+    def parent(self, rel, create=False, created=None):
+        """(directory fd, resolved directory parts, file name) of ``rel``; the file name is not followed."""
+        parts = _check_rel(rel)
+        fd, resolved = self.walk(parts[:-1], create, created)
+        return fd, resolved, parts[-1]
+
+    def state(self, rel):
+        """What is at ``rel`` without following a final symlink.
+
+        {kind: absent | file | symlink | other, content, mode, uid, gid, link, shown (resolved path)}.
+        """
+        try:
+            dfd, resolved, name = self.parent(rel)
+        except OSError as exc:
+            if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+                return {"kind": "absent", "content": None, "mode": None, "uid": None, "gid": None, "link": None,
+                        "shown": full_path(self, rel)}
+            raise
+        try:
+            return self._state_at(dfd, name, self.show(resolved + [name]))
+        finally:
+            os.close(dfd)
+
+    @staticmethod
+    def _state_at(dfd, name, shown):
+        out = {"kind": "absent", "content": None, "mode": None, "uid": None, "gid": None, "link": None, "shown": shown}
+        try:
+            fd = os.open(name, _O_FILE, dir_fd=dfd)
+        except OSError as exc:
+            if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+                return out
+            if exc.errno == errno.ELOOP:
+                info = _lstat_at(dfd, name)
+                if info is not None and stat.S_ISLNK(info.st_mode):
+                    out.update(kind="symlink", link=os.readlink(name, dir_fd=dfd))
+                    return out
+            if exc.errno in (errno.ENXIO, errno.EISDIR):
+                out["kind"] = "other"
+                return out
+            exc.filename = shown
+            raise
+        try:
+            info = os.fstat(fd)
+            out.update(mode=stat.S_IMODE(info.st_mode), uid=info.st_uid, gid=info.st_gid)
+            if not stat.S_ISREG(info.st_mode):
+                out["kind"] = "other"
+                return out
+            chunks = []
+            while True:
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+            out.update(kind="file", content=b"".join(chunks).decode("utf-8", "replace"))
+            return out
+        finally:
+            os.close(fd)
+
+    def resolve(self, rel):
+        """Resolved parts of ``rel`` with every symlink (the last one too) followed inside the root, or None."""
+        parts = _check_rel(rel)
+        for dummy in range(MAX_LINKS):
+            if not parts or parts[-1] == "..":
+                fd, resolved = self._walk_quiet(parts)
+                if fd is None:
+                    return None
+                os.close(fd)
+                return resolved
+            try:
+                dfd, resolved = self.walk(parts[:-1])
+            except OSError:
+                return None
+            try:
+                info = _lstat_at(dfd, parts[-1])
+                if info is None:
+                    return None
+                if not stat.S_ISLNK(info.st_mode):
+                    return resolved + parts[-1:]
+                target = os.readlink(parts[-1], dir_fd=dfd)
+            finally:
+                os.close(dfd)
+            base = [] if target.startswith("/") else resolved
+            parts = base + [p for p in target.split("/") if p not in ("", ".")]
+        return None
+
+    def _walk_quiet(self, parts):
+        try:
+            return self.walk(parts)
+        except OSError:
+            return None, None
+
+    def exists(self, rel):
+        """True when ``rel`` exists (symlinks followed inside the root)."""
+        return self.resolve(rel) is not None
+
+    def isdir(self, rel):
+        """True when ``rel`` is a directory (symlinks followed inside the root)."""
+        fd, dummy = self._walk_quiet(_check_rel(rel))
+        if fd is None:
+            return False
+        os.close(fd)
+        return True
+
+    def lexists(self, rel):
+        """True when something (a dangling symlink too) is at ``rel``."""
+        try:
+            dfd, dummy, name = self.parent(rel)
+        except OSError:
+            return False
+        try:
+            return _lstat_at(dfd, name) is not None
+        finally:
+            os.close(dfd)
+
+    def listdir(self, rel_dir):
+        """Sorted names in directory ``rel_dir`` (resolved inside the root), [] when it is not one."""
+        fd, dummy = self._walk_quiet(_check_rel(rel_dir))
+        if fd is None:
+            return []
+        try:
+            return sorted(os.listdir(fd))
+        finally:
+            os.close(fd)
+
+    def glob(self, pattern):
+        """Relative paths matching ``pattern`` (shell wildcards per component, no '**'), resolved inside the root."""
+        parts = _check_rel(pattern)
+        found = [[]]
+        for index, part in enumerate(parts):
+            last = index == len(parts) - 1
+            nxt = []
+            for base in found:
+                if any(c in part for c in "*?["):
+                    names = [n for n in self.listdir("/".join(base) or ".") if fnmatch.fnmatchcase(n, part)
+                             and (part.startswith(".") or not n.startswith("."))]
+                else:
+                    names = [part]
+                for name in names:
+                    candidate = base + [name]
+                    rel = "/".join(candidate)
+                    if last and not self.lexists(rel):
+                        continue
+                    nxt.append(candidate)
+            found = nxt
+        return sorted("/".join(p) for p in found)
+
+
+def as_root(root):
+    """A Root for ``root`` (a Root or a path)."""
+    return root if isinstance(root, Root) else Root(root)
 
 
 def file_mode(path):
@@ -39,6 +399,8 @@ def file_mode(path):
     if path.startswith("etc/NetworkManager/system-connections/") or path.startswith("etc/netplan/"):
         return MODE_PRIVATE
     if path.startswith("etc/initramfs-tools/hooks/") or path.endswith("/module-setup.sh"):
+        return MODE_EXEC
+    if path == "usr/local/libexec/guestnet-announce":
         return MODE_EXEC
     return MODE_DEFAULT
 
@@ -58,6 +420,10 @@ def add_header(path, content):
 
 def is_owned(path, content):
     """True when a file at relative ``path`` with ``content`` was written by us."""
+    if path in OWNED_PATHS:
+        if path.endswith(".json"):
+            return True  # our own directory and name; JSON has no comment for a header
+        return MARKER in "\n".join(content.splitlines()[:3])
     if OWNED_TOKEN not in os.path.basename(path) and OWNED_TOKEN not in path:
         return False
     if path.startswith("etc/teamd/"):
@@ -66,70 +432,91 @@ def is_owned(path, content):
     return MARKER in head
 
 
-def full_path(root, rel):
-    """Join ``rel`` under ``root`` refusing anything that would escape it."""
-    if rel.startswith("/") or ".." in rel.split("/"):
-        raise ValueError("refusing path outside the root: %r" % rel)
-    return os.path.join(root, rel)
-
-
 def read(root, rel):
-    """Return (content, mode) of a file, or (None, None) when absent."""
-    path = full_path(root, rel)
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-        mode = stat.S_IMODE(os.stat(path).st_mode)
-    except (IOError, OSError) as exc:
-        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
-            return None, None
-        raise
-    return data.decode("utf-8", "replace"), mode
+    """Return (content, mode) of a regular file, or (None, None) when absent, a symlink or not a regular file."""
+    root = as_root(root)
+    info = root.state(rel)
+    if info["kind"] != "file":
+        return None, None
+    return info["content"], info["mode"]
 
 
 def owned_files(root):
-    """Relative paths of files under ``root`` that carry our ownership mark."""
+    """Relative paths of regular files under ``root`` that carry our ownership mark (symlinks never count)."""
+    root = as_root(root)
     found = []
     for rel_dir in OWNED_DIRS:
-        directory = full_path(root, rel_dir)
-        try:
-            names = sorted(os.listdir(directory))
-        except OSError:
-            continue
-        for name in names:
+        for name in root.listdir(rel_dir):
             if name.startswith(".") or name.endswith("~"):
                 continue  # our temporary files and Ansible backups
             rel = "%s/%s" % (rel_dir, name)
-            if not os.path.isfile(full_path(root, rel)) or os.path.islink(full_path(root, rel)):
+            if OWNED_TOKEN not in rel or rel in OWNED_PATHS:
                 continue
-            if OWNED_TOKEN not in rel:
-                continue
-            content, dummy = read(root, rel)
-            if content is not None and is_owned(rel, content):
+            info = root.state(rel)
+            if info["kind"] == "file" and is_owned(rel, info["content"]):
                 found.append(rel)
-    return found
+    for rel in OWNED_PATHS:
+        info = root.state(rel)
+        if info["kind"] == "file" and is_owned(rel, info["content"]):
+            found.append(rel)
+    return sorted(found)
 
 
-def changes(root, planned, remove=(), modes=None):
-    """Compare ``planned`` {rel: content} (plus ``remove`` paths) with what is under ``root``.
+def stale_temps(root, rel_dirs):
+    """Relative paths of our temporary files (left by killed runs) in ``rel_dirs``: regular files or symlinks."""
+    root = as_root(root)
+    found = set()
+    for rel_dir in sorted(set(rel_dirs)):
+        for name in root.listdir(rel_dir):
+            if not name.startswith(STALE_TEMP_PREFIX):
+                continue
+            rel = "%s/%s" % (rel_dir, name)
+            kind = root.state(rel)["kind"]
+            if kind in ("file", "symlink"):
+                found.add(rel)
+    return sorted(found)
 
-    ``modes`` overrides file_mode() for some paths.
-    Returns a sorted list of dicts: path, before, after (None = delete), mode, reason.
+
+def changes(root, planned, remove=(), modes=None, temps=()):
+    """Compare ``planned`` {rel: content} (plus ``remove`` and ``temps`` paths) with what is under ``root``.
+
+    ``modes`` overrides file_mode() for some paths. Content, mode and owner (root's, when we run as root) are
+    compared. A symlink where a planned file belongs is replaced (reason ``symlink``), never followed; a
+    directory or device there is an error before anything is written.
+    Returns a sorted list of dicts: path, before, after (None = delete), mode, reason, link.
     """
+    root = as_root(root)
+    owner = want_owner()
     out = []
     for rel in sorted(planned):
         after = planned[rel]
-        before, mode = read(root, rel)
+        info = root.state(rel)
         want = (modes or {}).get(rel, file_mode(rel))
-        if before == after and mode == want:
+        if info["kind"] == "other":
+            raise FileError(info["shown"], "is not a regular file; refusing to replace it")
+        if info["kind"] == "symlink":
+            reason = "symlink"
+        elif info["kind"] == "absent":
+            reason = "create"
+        elif info["content"] != after:
+            reason = "update"
+        elif info["mode"] != want:
+            reason = "mode"
+        elif owner is not None and (info["uid"], info["gid"]) != owner:
+            reason = "owner"
+        else:
             continue
-        reason = "create" if before is None else ("update" if before != after else "mode")
-        out.append({"path": rel, "before": before, "after": after, "mode": want, "reason": reason})
+        out.append({"path": rel, "before": info["content"], "after": after, "mode": want, "reason": reason,
+                    "link": info["link"]})
     for rel in sorted(set(remove) - set(planned)):
-        before, mode = read(root, rel)
-        if before is None:
-            continue
-        out.append({"path": rel, "before": before, "after": None, "mode": None, "reason": "remove"})
+        info = root.state(rel)
+        if info["kind"] != "file":
+            continue  # never remove (or look through) a symlink
+        out.append({"path": rel, "before": info["content"], "after": None, "mode": None, "reason": "remove", "link": None})
+    for rel in sorted(set(temps) - set(planned) - set(remove)):
+        info = root.state(rel)
+        if info["kind"] in ("file", "symlink"):
+            out.append({"path": rel, "before": None, "after": None, "mode": None, "reason": "temp", "link": info["link"]})
     return sorted(out, key=lambda c: c["path"])
 
 
@@ -138,8 +525,14 @@ def ansible_diff(root, change_list):
     diff = []
     for change in change_list:
         shown = full_path(root, change["path"])
+        if change.get("link") is not None:
+            before_header = "%s (symlink to %s)" % (shown, change["link"])
+        elif change["before"] is None:
+            before_header = "%s (absent)" % shown
+        else:
+            before_header = shown
         diff.append({
-            "before_header": shown if change["before"] is not None else "%s (absent)" % shown,
+            "before_header": before_header,
             "after_header": shown if change["after"] is not None else "%s (removed)" % shown,
             "before": change["before"] or "",
             "after": change["after"] or "",
@@ -147,64 +540,253 @@ def ansible_diff(root, change_list):
     return diff
 
 
-def _fsync_dir(directory):
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
+def _fsync(fd):
     try:
         os.fsync(fd)
     except OSError:
         pass
+
+
+def _error(root, exc, fallback):
+    path = exc.filename if isinstance(exc.filename, str) and exc.filename.startswith("/") else fallback
+    return path, exc.strerror or str(exc)
+
+
+def preflight(root, change_list):
+    """Check, before the first write, that every change can be carried out; raise FileError naming the path.
+
+    Each target directory exists (following symlinks inside the root) or can be created below a directory;
+    nothing on the way is a file; the directory that will be written is writable and not immutable; a file
+    to replace, remove, chmod or chown is not immutable or append-only.
+    """
+    root = as_root(root)
+    checked = {}
+    for change in change_list:
+        rel = change["path"]
+        parts = _check_rel(rel)
+        directory = tuple(parts[:-1])
+        if directory not in checked:
+            checked[directory] = _check_dir(root, list(directory))
+        dfd = checked[directory]
+        if dfd is None:
+            continue  # created below a checked, writable directory
+        if change["reason"] in ("update", "mode", "owner", "remove"):
+            try:
+                fd = os.open(parts[-1], _O_FILE, dir_fd=dfd)
+            except OSError as exc:
+                raise FileError(full_path(root, rel), exc.strerror)
+            try:
+                if _fs_flags(fd) & (_FS_IMMUTABLE_FL | _FS_APPEND_FL):
+                    raise FileError(full_path(root, rel), "the file is immutable or append-only (chattr); nothing was written")
+            finally:
+                os.close(fd)
+    for dfd in checked.values():
+        if dfd is not None:
+            os.close(dfd)
+
+
+def _check_dir(root, parts):
+    """fd of the existing directory ``parts`` after checking it is writable, or None when it will be created."""
+    for depth in range(len(parts), -1, -1):
+        try:
+            fd, resolved = root.walk(parts[:depth])
+        except OSError as exc:
+            if exc.errno == errno.ENOENT:
+                continue
+            path, message = _error(root, exc, full_path(root, "/".join(parts)) if parts else root.path)
+            raise FileError(path, "%s; nothing was written" % message)
+        shown = root.show(resolved)
+        if depth < len(parts):
+            # the first missing component must be creatable here
+            try:
+                info = _lstat_at(fd, parts[depth])
+                if info is not None and stat.S_ISLNK(info.st_mode):
+                    raise FileError(os.path.join(shown, parts[depth]),
+                                    "a symlink (to %s) whose target does not exist inside the root; nothing was written"
+                                    % os.readlink(parts[depth], dir_fd=fd))
+                if info is not None and not stat.S_ISDIR(info.st_mode):
+                    raise FileError(os.path.join(shown, parts[depth]), "not a directory; nothing was written")
+                _writable(fd, shown)
+            finally:
+                os.close(fd)
+            return None
+        try:
+            _writable(fd, shown)
+        except FileError:
+            os.close(fd)
+            raise
+        return fd
+    return None
+
+
+def _writable(fd, shown):
+    if not os.access(".", os.W_OK | os.X_OK, dir_fd=fd):
+        raise FileError(shown, "directory is not writable; nothing was written")
+    if _fs_flags(fd) & (_FS_IMMUTABLE_FL | _FS_APPEND_FL):
+        raise FileError(shown, "directory is immutable or append-only (chattr); nothing was written")
+    try:
+        if os.fstatvfs(fd).f_flag & os.ST_RDONLY:
+            raise FileError(shown, "read-only file system; nothing was written")
+    except OSError:
+        pass
+
+
+def _backup_name(name):
+    return "%s.%d.%s~" % (name, os.getpid(), time.strftime("%Y-%m-%d@%H:%M:%S"))
+
+
+def _write_new(dfd, name, content, mode):
+    """Create ``name`` in ``dfd`` (exclusive, no symlink followed) with ``content`` and ``mode``, owned by root."""
+    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o600,
+                 dir_fd=dfd)
+    try:
+        data = content.encode("utf-8")
+        while data:
+            data = data[os.write(fd, data):]
+        os.fchmod(fd, mode)
+        owner = want_owner()
+        if owner:
+            os.fchown(fd, *owner)
+        os.fsync(fd)
     finally:
         os.close(fd)
 
 
-def _makedirs(directory):
-    if not os.path.isdir(directory):
-        os.makedirs(directory, MODE_EXEC)
-
-
-def write_atomic(path, content, mode):
-    """Write ``content`` to ``path`` through a temporary file in the same directory."""
-    directory = os.path.dirname(path)
-    _makedirs(directory)
-    fd, tmp = tempfile.mkstemp(prefix=".guestnet-failover.", dir=directory)
+def _copy_at(dfd, name, dest):
+    """Copy regular file ``name`` to new ``dest`` in the same directory, bytes and mode, no symlink followed."""
+    src = os.open(name, _O_FILE, dir_fd=dfd)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content.encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        if os.geteuid() == 0:
-            os.chown(tmp, 0, 0)
-        os.replace(tmp, path)
-    except BaseException:
+        info = os.fstat(src)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        out = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o600,
+                      dir_fd=dfd)
         try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    _fsync_dir(directory)
+            while True:
+                chunk = os.read(src, 1 << 16)
+                if not chunk:
+                    break
+                while chunk:
+                    chunk = chunk[os.write(out, chunk):]
+            os.fchmod(out, stat.S_IMODE(info.st_mode))
+            owner = want_owner()
+            if owner:
+                os.fchown(out, *owner)
+            os.fsync(out)
+        finally:
+            os.close(out)
+    finally:
+        os.close(src)
 
 
-def apply(root, change_list, backup=None):
-    """Carry out ``change_list``; ``backup(path)`` is called before a file is replaced or removed.
+def apply(root, change_list, backup=None, do_backup=False):
+    """Carry out ``change_list``: check everything, stage every new file, then replace/remove in one pass.
 
-    Returns {path: backup_file} for the files backed up.
+    ``backup(path)`` (a callable) or ``do_backup`` (a copy next to the file, written inside the root) saves a
+    file before it is replaced or removed. Returns {path: backup_file}. Raises FileError naming the path;
+    its ``changed`` tells whether anything was already written.
     """
+    root = as_root(root)
+    preflight(root, change_list)
+    created = []
+    done = []
+    staged = []  # (change, dfd, tmp name, name)
+    dirs = {}
     backups = {}
-    for change in change_list:
-        path = full_path(root, change["path"])
-        if backup is not None and change["before"] is not None and change["reason"] != "mode":
-            saved = backup(path)
-            if saved:
-                backups[change["path"]] = saved
-        if change["after"] is None:
-            os.unlink(path)
-            _fsync_dir(os.path.dirname(path))
-        elif change["reason"] == "mode":
-            os.chmod(path, change["mode"])
-        else:
-            write_atomic(path, change["after"], change["mode"])
+
+    def fail(exc, rel):
+        path, message = _error(root, exc, full_path(root, rel))
+        return FileError(path, message, changed=bool(created or done), done=[full_path(root, p) for p in done])
+
+    try:
+        # 1. directories and temporary files: nothing visible changes yet except new directories
+        for change in change_list:
+            rel = change["path"]
+            try:
+                key = tuple(_check_rel(rel)[:-1])
+                if key not in dirs:
+                    dirs[key] = root.walk(list(key), create=change["after"] is not None, created=created)[0]
+                dfd, name = dirs[key], _check_rel(rel)[-1]
+                if change["after"] is not None and change["reason"] not in ("mode", "owner"):
+                    tmp = "%s%s" % (TEMP_PREFIX, binascii.hexlify(os.urandom(6)).decode("ascii"))
+                    _write_new(dfd, tmp, change["after"], change["mode"])
+                    staged.append((change, dfd, tmp, name))
+                else:
+                    staged.append((change, dfd, None, name))
+            except OSError as exc:
+                raise fail(exc, rel)
+        # 2. backups, then replace / remove / chmod / chown
+        for change, dfd, tmp, name in staged:
+            rel = change["path"]
+            try:
+                if change["before"] is not None and change["reason"] not in ("mode", "owner", "temp"):
+                    if backup is not None:
+                        saved = backup(full_path(root, rel))
+                        if saved:
+                            backups[rel] = saved
+                    elif do_backup:
+                        saved = _backup_name(name)
+                        _copy_at(dfd, name, saved)
+                        backups[rel] = os.path.join(os.path.dirname(full_path(root, rel)), saved)
+                if tmp is not None:
+                    os.rename(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+                    tmp = None
+                elif change["after"] is None:
+                    os.unlink(name, dir_fd=dfd)
+                else:
+                    fd = os.open(name, _O_FILE, dir_fd=dfd)
+                    try:
+                        if not stat.S_ISREG(os.fstat(fd).st_mode):
+                            raise OSError(errno.EINVAL, "not a regular file")
+                        os.fchmod(fd, change["mode"])
+                        owner = want_owner()
+                        if owner:
+                            os.fchown(fd, *owner)
+                    finally:
+                        os.close(fd)
+                done.append(rel)
+            except OSError as exc:
+                raise fail(exc, rel)
+        for dfd in dirs.values():
+            _fsync(dfd)
+    finally:
+        for change, dfd, tmp, name in staged:
+            if tmp is not None and change["path"] not in done:
+                try:
+                    os.unlink(tmp, dir_fd=dfd)
+                except OSError:
+                    pass
+        for dfd in dirs.values():
+            os.close(dfd)
     return backups
+
+
+def prune_empty_dirs(root, check_mode=False):
+    """Remove our own directories (OWNED_EMPTY_DIRS) when they are empty; returns their display paths."""
+    root = as_root(root)
+    removed = []
+    for rel in OWNED_EMPTY_DIRS:
+        parts = _check_rel(rel)
+        try:
+            dfd, dummy = root.walk(parts[:-1])
+        except OSError:
+            continue
+        try:
+            info = _lstat_at(dfd, parts[-1])
+            if info is None or not stat.S_ISDIR(info.st_mode):
+                continue
+            fd = os.open(parts[-1], _O_DIR, dir_fd=dfd)
+            try:
+                empty = not os.listdir(fd)
+            finally:
+                os.close(fd)
+            if not empty:
+                continue
+            if not check_mode:
+                os.rmdir(parts[-1], dir_fd=dfd)
+            removed.append(full_path(root, rel))
+        except OSError:
+            continue
+        finally:
+            os.close(dfd)
+    return removed

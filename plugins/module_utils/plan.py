@@ -8,9 +8,6 @@ added here so every file carries it.
 """
 from __future__ import annotations
 
-import glob
-import os
-
 from ansible_collections.guestnet.failover.plugins.module_utils import (
     files as filesmod,
     render_extras,
@@ -59,14 +56,13 @@ def plan_files(groups, backend, options=None):
 
 
 def _enabled_unit(root, unit):
-    pattern = os.path.join(root, "etc/systemd/system/*.wants", unit)
-    return bool(glob.glob(pattern))
+    return bool(root.glob("etc/systemd/system/*.wants/%s" % unit))
 
 
 def _netplan_in_use(root):
-    if not (os.path.exists(os.path.join(root, "usr/sbin/netplan")) or os.path.exists(os.path.join(root, "usr/bin/netplan"))):
+    if not (root.exists("usr/sbin/netplan") or root.exists("usr/bin/netplan")):
         return False
-    others = [p for p in glob.glob(os.path.join(root, "etc/netplan/*.yaml")) if "guestnet-failover" not in p]
+    others = [p for p in root.glob("etc/netplan/*.yaml") if "guestnet-failover" not in p]
     return bool(others)
 
 
@@ -76,8 +72,10 @@ def detect_backend(root, image_mode, is_active=None):
     On a running host ``is_active(unit)`` tells whether a unit is active (``systemctl is-active``);
     in an image the enabled unit symlinks under ``etc/systemd/system/*.wants`` decide.
     Netplan wins when it has configuration of its own (it generates for networkd or NM).
-    Returns the backend or raises ConfigError listing what was looked at.
+    Returns the backend or raises ConfigError listing what was looked at. ``root`` (a path or a files.Root) is
+    looked at like a chroot would: symlinks in it never lead outside.
     """
+    root = filesmod.as_root(root)
     if _netplan_in_use(root):
         return "netplan"
     units = (("NetworkManager", "NetworkManager.service"), ("networkd", "systemd-networkd.service"),
@@ -89,9 +87,9 @@ def detect_backend(root, image_mode, is_active=None):
         elif is_active(unit):
             return backend
     if not image_mode:
-        if os.path.isdir(os.path.join(root, "run/NetworkManager")):
+        if root.isdir("run/NetworkManager"):
             return "NetworkManager"
-        if os.path.isdir(os.path.join(root, "run/systemd/netif/links")):
+        if root.isdir("run/systemd/netif/links"):
             return "networkd"
     raise validate.ConfigError("backend: auto found no netplan configuration and none of NetworkManager, systemd-networkd "
                                "or ifupdown (networking.service) %s; set backend explicitly"
@@ -99,11 +97,12 @@ def detect_backend(root, image_mode, is_active=None):
 
 
 def detect_initramfs(root):
-    """initramfs-tools, dracut or none, by what is installed under ``root``."""
-    if os.path.exists(os.path.join(root, "usr/sbin/update-initramfs")) or os.path.isdir(os.path.join(root, "etc/initramfs-tools")):
+    """initramfs-tools, dracut or none, by what is installed under ``root`` (symlinks followed inside it)."""
+    root = filesmod.as_root(root)
+    if root.exists("usr/sbin/update-initramfs") or root.isdir("etc/initramfs-tools"):
         return "initramfs-tools"
     for candidate in ("usr/bin/dracut", "usr/sbin/dracut"):
-        if os.path.exists(os.path.join(root, candidate)):
+        if root.exists(candidate):
             return "dracut"
     return "none"
 
@@ -122,12 +121,15 @@ LEGACY = (
 
 
 def legacy_files(root):
-    """Relative paths of recognised legacy files whose content matches a known pattern."""
+    """Relative paths of recognised legacy files whose content matches a known pattern.
+
+    Only regular files inside ``root`` count: a symlink there is neither read nor removed.
+    """
+    root = filesmod.as_root(root)
     found = set()
     for pattern, needles in LEGACY:
-        for path in glob.glob(os.path.join(root, pattern)):
-            rel = os.path.relpath(path, root)
-            if not os.path.isfile(path) or rel in found:
+        for rel in root.glob(pattern):
+            if rel in found:
                 continue
             content, dummy = filesmod.read(root, rel)
             if content is not None and all(n in content for n in needles) and filesmod.MARKER not in content:

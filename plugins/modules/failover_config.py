@@ -21,7 +21,11 @@ description:
     driver and MAC) as primary, and fast failover defaults.
   - Every value is validated before anything is written; an invalid group fails the task and writes nothing.
   - Files carry a C(Managed by guestnet.failover) header; files with that header that are no longer
-    planned are removed, so changing the backend or the groups leaves nothing stale behind.
+    planned are removed, so changing the backend or the groups leaves nothing stale behind. The announcer's files
+    are owned too and removed with O(announcer=false) or when no group is left.
+  - Every target directory is checked before the first write and every file is staged first; a failure names the
+    path, and C(changed) says whether something was written already. Files and created directories are owned by
+    root, directories are created C(0755) whatever the umask, and a wrong owner is a change like a wrong mode.
   - With O(root) other than C(/) (building an image) only files under O(root) are written; nothing is
     reloaded or rebuilt and no service is asked anything.
 author:
@@ -56,7 +60,12 @@ options:
     default: auto
   root:
     description:
-      - Root of the system to configure. Anything but C(/) is an image root where only files are written.
+      - Root of the system to configure, an existing directory given as an absolute path. An empty string is an error.
+      - Image or running system is decided once from the resolved path; a root that is the same directory as C(/)
+        (C(//), C(/./), a symlink to C(/)) is the running system. Anything else is an image root where only files
+        are written (RV(image_mode)).
+      - An image root is untrusted; every path in it is resolved like a chroot would (symlinks followed relative to
+        the root, never to this host) and a symlink where a planned file belongs is replaced, not followed.
     type: path
     default: /
   initramfs:
@@ -88,7 +97,7 @@ options:
     default: false
   backup:
     description:
-      - Keep a timestamped copy of every file before it is replaced or removed.
+      - Keep a timestamped copy of every file before it is replaced or removed, next to it inside O(root).
     type: bool
     default: false
   lowers_silent:
@@ -205,9 +214,23 @@ initramfs:
   type: str
   sample: initramfs-tools
 image_mode:
-  description: True when O(root) is not C(/).
+  description: True when the resolved O(root) is not the running system's root; roles follow this answer.
   returned: always
   type: bool
+root:
+  description: The resolved root (C(/) for the running system).
+  returned: always
+  type: str
+  sample: /srv/image
+temp_files_removed:
+  description: Temporary files (C(.guestnet-failover.*)) left by killed runs that were (or would be) removed.
+  returned: always
+  type: list
+  elements: str
+path:
+  description: The file or directory a failure is about.
+  returned: failed
+  type: str
 actions:
   description: Commands run (or that would run in check mode) after the files changed.
   returned: always
@@ -254,30 +277,46 @@ STACK_UNIT = {"networkd": "systemd-networkd.service", "NetworkManager": "Network
 INITRAMFS_REBUILD = {"initramfs-tools": ["update-initramfs", "-u"], "dracut": ["dracut", "-f"]}
 
 
-def _announcer_files(groups, root):
-    """The announcer's files as {relative path: (content, mode)}; its module owns their format."""
+def _announcer_files(groups):
+    """The announcer's files as {relative path: (content, mode)}; its module owns their format. None without groups."""
     from ansible_collections.guestnet.failover.plugins.module_utils import announce
 
     out = {}
+    if not groups:
+        return out
     for item in announce.render_files(groups, "/"):
         out[item["path"].lstrip("/")] = (item["content"], int(item["mode"], 8))
     return out
 
 
 def is_image_root(root):
-    """True when ``root`` is not the running system's root."""
-    return os.path.realpath(root) != "/"
+    """True when ``root`` (resolved by files.resolve_root) is not the running system's root."""
+    return filesmod.resolve_root(root) != "/"
 
 
 def configure(params, check_mode=False, run_command=None, backup=None):
     """Plan, compare and (unless ``check_mode``) write; return the module result.
 
-    ``run_command(argv) -> (rc, out, err)`` runs commands on a live host; ``backup(path)`` copies a file.
-    Raises validate.ConfigError before touching anything when the input is invalid, and
+    ``run_command(argv) -> (rc, out, err)`` runs commands on a live host; ``backup(path)`` saves a file (without it
+    O(backup) copies inside the root). Raises validate.ConfigError before touching anything when the input is
+    invalid, files.FileError (path named, ``changed`` truthful) when the root or a file operation fails, and
     RuntimeError when a command fails after the files were written.
     """
-    root = params.get("root") or "/"
-    image_mode = is_image_root(root)
+    root_param = params.get("root")
+    root = filesmod.Root("/" if root_param is None else root_param)
+    try:
+        return _configure(root, params, check_mode, run_command, backup)
+    except OSError as exc:
+        # reading the root (planning) failed: nothing was written yet
+        path = exc.filename if isinstance(exc.filename, str) else root.path
+        raise filesmod.FileError(path, exc.strerror or str(exc), changed=False)
+    finally:
+        root.close()
+
+
+def _configure(root, params, check_mode, run_command, backup):
+    # decided once, from the resolved root: "", "//", "/./" or a symlink to / never pass for an image
+    image_mode = is_image_root(root.path)
     backend = params.get("backend") or "auto"
 
     def is_active(unit):
@@ -300,7 +339,7 @@ def configure(params, check_mode=False, run_command=None, backup=None):
     modes = {}
     if params.get("announcer"):
         try:
-            extra = _announcer_files(params.get("groups") or [], root)
+            extra = _announcer_files(params.get("groups") or [])
         except ValueError as exc:
             raise validate.ConfigError("announcer: %s" % exc)
         for rel, (content, mode) in extra.items():
@@ -309,13 +348,15 @@ def configure(params, check_mode=False, run_command=None, backup=None):
 
     stale = [p for p in filesmod.owned_files(root) if p not in planned]
     legacy = plan.legacy_files(root) if params.get("remove_legacy") else []
-    change_list = filesmod.changes(root, planned, stale + legacy, modes)
-    changed_paths = [c["path"] for c in change_list]
+    temp_dirs = set(filesmod.OWNED_DIRS) | set(os.path.dirname(p) for p in list(planned) + list(filesmod.OWNED_PATHS))
+    temps = filesmod.stale_temps(root, temp_dirs)
+    change_list = filesmod.changes(root, planned, stale + legacy, modes, temps)
+    changed_paths = [c["path"] for c in change_list if c["reason"] != "temp"]
 
     actions = []
     rebuild_needed = False
     initramfs_changed = any(p.startswith(INITRAMFS_PREFIXES) for p in changed_paths)
-    if change_list and not image_mode and params.get("reload", True):
+    if changed_paths and not image_mode and params.get("reload", True):
         if any(p.startswith(UDEV_PREFIXES) for p in changed_paths):
             actions.append(["udevadm", "control", "--reload"])
             # Devices that exist already only see new rules on an event: replay "change" so the lowers get
@@ -342,21 +383,28 @@ def configure(params, check_mode=False, run_command=None, backup=None):
             actions.append(INITRAMFS_REBUILD[initramfs])
 
     backups = {}
+    removed_dirs = []
     if not check_mode and change_list:
-        backups = filesmod.apply(root, change_list, backup if params.get("backup") else None)
+        wants_backup = bool(params.get("backup"))
+        backups = filesmod.apply(root, change_list, backup if wants_backup else None,
+                                 do_backup=wants_backup and backup is None)
+        if any(c["after"] is None for c in change_list):
+            removed_dirs = filesmod.prune_empty_dirs(root)
         for argv in actions:
             rc, out, err = run_command(argv)
             if rc != 0:
                 raise RuntimeError("%s failed (rc %d): %s" % (" ".join(argv), rc, (err or out).strip()))
 
     return {
-        "changed": bool(change_list),
+        "changed": bool(change_list) or bool(removed_dirs),
         "files": [filesmod.full_path(root, p) for p in changed_paths],
-        "removed": [filesmod.full_path(root, c["path"]) for c in change_list if c["after"] is None],
+        "removed": [filesmod.full_path(root, c["path"]) for c in change_list if c["after"] is None and c["reason"] != "temp"] + removed_dirs,
+        "temp_files_removed": [filesmod.full_path(root, c["path"]) for c in change_list if c["reason"] == "temp"],
         "backups": dict((filesmod.full_path(root, k), v) for k, v in backups.items()),
         "backend": backend,
         "initramfs": initramfs,
         "image_mode": image_mode,
+        "root": root.path,
         "actions": [" ".join(argv) for argv in actions],
         "initramfs_rebuild_needed": rebuild_needed,
         "planned": [filesmod.full_path(root, p) for p in sorted(planned)],
@@ -387,9 +435,12 @@ def main():
         return module.run_command([binary] + argv[1:])
 
     try:
-        result = configure(module.params, module.check_mode, run_command, module.backup_local)
+        # backups are written inside the root by files.apply (module.backup_local would follow symlinks out of it)
+        result = configure(module.params, module.check_mode, run_command)
     except validate.ConfigError as exc:
         module.fail_json(msg=str(exc), changed=False)
+    except filesmod.FileError as exc:
+        module.fail_json(msg=str(exc), changed=exc.changed, path=exc.path, files=exc.done)
     except RuntimeError as exc:
         module.fail_json(msg=str(exc), changed=True)
     diff = result.pop("diff")
