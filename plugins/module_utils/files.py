@@ -268,6 +268,16 @@ class Root(object):
     @staticmethod
     def _state_at(dfd, name, shown):
         out = {"kind": "absent", "content": None, "mode": None, "uid": None, "gid": None, "link": None, "shown": shown}
+        info = _lstat_at(dfd, name)
+        if info is None:
+            return out
+        if stat.S_ISLNK(info.st_mode):
+            out.update(kind="symlink", link=os.readlink(name, dir_fd=dfd))
+            return out
+        if not stat.S_ISREG(info.st_mode):
+            # never opened: a device node in an image is the host's device
+            out.update(kind="other", mode=stat.S_IMODE(info.st_mode), uid=info.st_uid, gid=info.st_gid)
+            return out
         try:
             fd = os.open(name, _O_FILE, dir_fd=dfd)
         except OSError as exc:

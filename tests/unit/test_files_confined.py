@@ -165,3 +165,14 @@ def test_symlink_loop_is_a_clear_error(tmp_path):
     assert "81-guestnet-failover" not in str(err.value) and "etc/udev" in str(err.value)
     assert "symbolic links" in str(err.value)
     assert not err.value.changed
+
+
+def test_device_node_at_a_target_is_never_opened(tmp_path):
+    root = tmp_path / "root"
+    (root / "etc/udev/rules.d").mkdir(parents=True)
+    os.mknod(str(root / RULES), 0o600 | __import__("stat").S_IFCHR, os.makedev(1, 3))  # /dev/null's numbers
+    info = files.Root(str(root)).state(RULES)
+    assert info["kind"] == "other" and info["content"] is None
+    with pytest.raises(files.FileError) as err:
+        fc.configure(_params(root))
+    assert err.value.path == str(root / RULES) and not err.value.changed
