@@ -17,6 +17,7 @@ Other modules (announce, failover_link, link_apply, netdev_facts, the filters) u
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 
 BACKENDS = ("networkd", "NetworkManager", "netplan", "ifupdown")
@@ -157,7 +158,7 @@ def check_int(value, field, low, high):
 def check_seconds(value, field, low, high):
     """Return a number of seconds (int or finite float) in [low, high]."""
     if isinstance(value, float) and not isinstance(value, bool):
-        if value != value or not low <= value <= high:  # NaN compares unequal to itself
+        if math.isnan(value) or not low <= value <= high:
             raise ConfigError("%s: %r is out of range %d-%d" % (field, value, low, high))
         return value
     return check_int(value, field, low, high)
