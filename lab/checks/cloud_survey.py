@@ -121,7 +121,8 @@ def summarize(snap: dict) -> dict:
         "duplicate_mac_lines": len([x for x in snap["ci_duplicate_mac"].splitlines() if x.strip()]),
         "netplan_files": re.findall(r"^# (/etc/netplan/\S+)", snap["netplan_yaml"], re.M),
         "networkd_files": [f for f in re.findall(r"^# (\S+)", snap["networkd_files"], re.M) if "/run/" in f],
-        "udev_netplan_rules": [x for x in snap["udev_rules"].split() if "netplan" in x and not x.startswith("/")],
+        "udev_netplan_rules": [x for x in snap["udev_rules"].split() if "netplan" in x and x.endswith(".rules")
+                               and not x.startswith("/")],
         "default_route": (snap["route"].splitlines() or ["?"])[0],
     }
 
@@ -131,8 +132,10 @@ def stable_key(summary: dict) -> tuple:
     return (tuple(sorted(summary["names"].items())), summary["data1"], tuple(summary["ipv4_on"]))
 
 
-def run_case(release: str, topology: str, seed_variant: str, apt_check: bool) -> dict:
-    """Boot one case, collect, reboot, collect again, tear down; return the record (also saved as JSON)."""
+def run_case(release: str, topology: str, seed_variant: str, apt_check: bool, reboots: int = 1,
+             reseed_to: str = "") -> dict:
+    """Boot one case, collect, reboot (reboots times) collecting each boot, tear down; return the record (also
+    saved as JSON). reseed_to: before the last reboot swap in a new seed of that variant (a new instance)."""
     name = case_name(release, topology, seed_variant)
     record: dict = {"case": f"{release}:{topology}:{seed_variant}", "name": name, "release": release,
                     "topology": topology, "seed": seed_variant}
@@ -142,11 +145,15 @@ def run_case(release: str, topology: str, seed_variant: str, apt_check: bool) ->
         record["ssh_seconds_first_boot"] = inst["ssh_seconds"]
         time.sleep(20)  # let cloud-init's later stages and DHCP finish
         record["boot1"] = collect(inst)
-        started = time.monotonic()
-        vm.reboot(name, timeout=900.0)
-        record["ssh_seconds_reboot"] = round(time.monotonic() - started, 1)
-        time.sleep(20)
-        record["boot2"] = collect(vm.load(name))
+        for boot in range(2, reboots + 2):
+            if reseed_to and boot == reboots + 1:
+                record["reseeded"] = vm.reseed(name, reseed_to)
+            started = time.monotonic()
+            vm.reboot(name, timeout=900.0)
+            record["ssh_seconds_reboot" if boot == 2 else f"ssh_seconds_reboot{boot - 1}"] = round(
+                time.monotonic() - started, 1)
+            time.sleep(20)
+            record[f"boot{boot}"] = collect(vm.load(name))
         if apt_check:
             proc = vm.ssh(vm.load(name), "apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive "
                           "apt-get install -y -q python3-pyroute2 >/dev/null 2>&1 && python3 -c "
@@ -159,14 +166,31 @@ def run_case(release: str, topology: str, seed_variant: str, apt_check: bool) ->
             vm.down(name, quiet=True)
         except LabError as exc:
             record.setdefault("error", f"down: {exc}")
-    for boot in ("boot1", "boot2"):
-        if boot in record:
-            record[f"{boot}_summary"] = summarize(record[boot])
-    if "boot1_summary" in record and "boot2_summary" in record:
-        record["stable"] = stable_key(record["boot1_summary"]) == stable_key(record["boot2_summary"])
+    finish(record)
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / f"{name}.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    suffix = f"-r{reboots}" if reboots != 1 else ""
+    suffix += f"-reseed{reseed_to}" if reseed_to else ""
+    (OUT / f"{name}{suffix}.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return record
+
+
+def finish(record: dict) -> dict:
+    """Add the per-boot summaries, stability and data1's device per boot to a record (from its raw outputs)."""
+    boots = sorted((k for k in record if re.fullmatch(r"boot\d+", k)), key=lambda k: int(k[4:]))
+    for boot in boots:
+        record[f"{boot}_summary"] = summarize(record[boot])
+    if len(boots) > 1:
+        keys = [stable_key(record[f"{b}_summary"]) for b in boots]
+        record["stable"] = all(k == keys[0] for k in keys)
+        record["data1_per_boot"] = [record[f"{b}_summary"]["data1"] for b in boots]
+    return record
+
+
+def _per_boot(rec: dict) -> str:
+    """Return ' (boot 2: ...)' listing data1's device per later boot when it moved."""
+    per = rec.get("data1_per_boot", [])
+    moved = [f"boot {i + 1}: {d}" for i, d in enumerate(per) if i and d != per[0]]
+    return f" ({'; '.join(moved)})" if moved else ""
 
 
 def table(records: list[dict]) -> str:
@@ -184,7 +208,7 @@ def table(records: list[dict]) -> str:
         rows.append(f"| {rec['release']} | {rec['topology']} | {rec['seed']} | {names} | {s['data1']} | "
                     f"{', '.join(s['ipv4_on']) or 'none'} | {', '.join(s['link_local_on']) or 'none'} | "
                     f"{s['ci_status']} | {s['duplicate_mac_lines']} | {', '.join(s['udev_netplan_rules']) or 'none'} | "
-                    f"{'yes' if rec.get('stable') else 'NO'} |")
+                    f"{'yes' if rec.get('stable') else 'NO'}{_per_boot(rec)} |")
     return "\n".join(rows)
 
 
@@ -195,18 +219,20 @@ def main() -> int:
     ap.add_argument("--parallel", type=int, default=2)
     ap.add_argument("--apt-check", action="store_true", help="apt-get install python3-pyroute2 in the first case")
     ap.add_argument("--table-only", action="store_true", help="print the table of the saved results")
+    ap.add_argument("--reboots", type=int, default=1, help="reboots per case (stability; results in <case>-rN.json)")
+    ap.add_argument("--reseed", default="", help="swap in a new seed of this variant before the last reboot")
     args = ap.parse_args()
     cases = [tuple(c.split(":")) for c in args.cases] or DEFAULT_CASES
     if args.table_only:
         records = []
         for c in cases:
-            path = OUT / f"{case_name(*c)}.json"
-            if path.exists():
-                records.append(json.loads(path.read_text(encoding="utf-8")))
+            for path in sorted(OUT.glob(f"{case_name(*c)}*.json")):
+                records.append(finish(json.loads(path.read_text(encoding="utf-8"))))
         print(table(records))
         return 0
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.parallel) as pool:
-        futures = [pool.submit(run_case, *c, args.apt_check and i == 0) for i, c in enumerate(cases)]
+        futures = [pool.submit(run_case, *c, args.apt_check and i == 0, args.reboots, args.reseed)
+                   for i, c in enumerate(cases)]
         records = [f.result() for f in futures]
     print(table(records))
     return 0 if all("error" not in r for r in records) else 1
