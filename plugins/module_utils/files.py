@@ -88,7 +88,8 @@ def resolve_root(root):
 
     ``None`` means ``/``. An empty string is an error (``-e image_root=`` must not configure the build host), as
     is a relative, missing or non-directory path. A path that resolves to ``/`` (``//``, ``/./``, a symlink to
-    ``/``, a bind mount of ``/``) is the running system.
+    ``/``) is the running system. A bind mount of ``/`` elsewhere is an image root by its path: files only, as
+    an image pipeline that builds on a mounted copy of a root expects.
     """
     if root is None:
         root = "/"
@@ -103,7 +104,7 @@ def resolve_root(root):
         raise RootError(root, "root does not exist or is not accessible (%s)" % exc.strerror)
     if not stat.S_ISDIR(info.st_mode):
         raise RootError(root, "root is not a directory")
-    if real == "/" or os.path.samestat(info, os.stat("/")):
+    if real == "/":
         return "/"
     return real
 

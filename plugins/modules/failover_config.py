@@ -204,7 +204,9 @@ backups:
   returned: always
   type: dict
 backend:
-  description: The backend written for (the detected one with O(backend=auto)).
+  description:
+    - The backend written for (the detected one with O(backend=auto)).
+    - V(null) when O(groups) is empty and no network stack was found (only stale files are pruned then).
   returned: always
   type: str
   sample: networkd
@@ -325,21 +327,28 @@ def _configure(root, params, check_mode, run_command, backup):
         rc, dummy, dummy2 = run_command(["systemctl", "is-active", "--quiet", unit])
         return rc == 0
 
+    groups = params.get("groups") or []
     if backend == "auto":
-        backend = plan.detect_backend(root, image_mode, None if image_mode else is_active)
-    validate.check_backend(backend)
+        try:
+            backend = plan.detect_backend(root, image_mode, None if image_mode else is_active)
+        except validate.ConfigError:
+            if groups:
+                raise
+            backend = None  # nothing to render for any stack; what earlier runs wrote is still pruned below
     initramfs = params.get("initramfs") or "auto"
     if initramfs == "auto":
         initramfs = plan.detect_initramfs(root)
-    planned = plan.plan_files(params.get("groups"), backend, {
-        "lowers_silent": params.get("lowers_silent", True),
-        "cloud_init": params.get("cloud_init", False),
-        "initramfs": initramfs,
-    })
+    planned = {}
+    if backend is not None:
+        planned = plan.plan_files(groups, backend, {
+            "lowers_silent": params.get("lowers_silent", True),
+            "cloud_init": params.get("cloud_init", False),
+            "initramfs": initramfs,
+        })
     modes = {}
     if params.get("announcer"):
         try:
-            extra = _announcer_files(params.get("groups") or [])
+            extra = _announcer_files(groups)
         except ValueError as exc:
             raise validate.ConfigError("announcer: %s" % exc)
         for rel, (content, mode) in extra.items():

@@ -343,3 +343,16 @@ def test_main_check_and_diff(tmp_path, capsys):
     assert out["changed"] and "diff" not in out
     out = _run_main(dict(args, _ansible_check_mode=False), capsys)
     assert not out["changed"] and out["diff"] == []
+
+
+def test_no_groups_and_no_stack_prunes_without_a_backend(tmp_path):
+    """An image with no network stack enabled and no groups left: nothing to render, our old files still go."""
+    params = {"groups": [NET_FAILOVER], "backend": "networkd", "root": str(tmp_path), "initramfs": "none", "announcer": True}
+    written = fc.configure(params)["planned"]
+    assert written and all(os.path.exists(p) for p in written)
+    result = fc.configure(dict(params, groups=[], backend="auto"))
+    assert result["backend"] is None and result["changed"]
+    assert set(written) <= set(result["removed"])
+    assert not any(os.path.exists(p) for p in written)
+    with pytest.raises(validate.ConfigError, match="backend: auto found no"):
+        fc.configure(dict(params, backend="auto"))
