@@ -9,6 +9,7 @@ APT_PACKAGES=(
   python3 python3-venv python3-dev gcc git rsync
   qemu-system-x86 qemu-utils mmdebstrap e2fsprogs
   iproute2 iputils-ping openssh-client dnsmasq-base shellcheck xorriso
+  cpio
 )
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }

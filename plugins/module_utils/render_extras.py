@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from ansible_collections.guestnet.failover.plugins.module_utils import render_ifupdown, render_networkmanager
+from ansible_collections.guestnet.failover.plugins.module_utils import initramfs, render_ifupdown, render_networkmanager
 
 CLOUD_INIT = "etc/cloud/cloud.cfg.d/99-guestnet-failover.cfg"
 INITRAMFS_TOOLS_HOOK = "etc/initramfs-tools/hooks/guestnet-failover"
@@ -21,12 +21,16 @@ def cloud_init():
 
 
 def initramfs_tools_hook(paths):
-    """initramfs-tools hook copying our udev rules and .link files into the initramfs."""
+    """initramfs-tools hook: our udev rules and .link files as an early cpio segment of their own.
+
+    The same segment failover_config refreshes in place (module_utils/initramfs.py), so a changed rule never
+    needs a full rebuild and a rebuild by the distribution (kernel upgrade) carries the rules too.
+    """
     lines = [
         "#!/bin/sh",
-        "# Copy the failover udev rules and .link files into the initramfs so the lower",
-        "# devices are left alone and the uppers keep their names there too.",
-        'PREREQ="udev"',
+        "# Put the failover udev rules and .link files into the initramfs as an early (uncompressed) segment of",
+        "# their own, so that the lower devices are left alone and the uppers keep their names there too.",
+        'PREREQ=""',
         'prereqs() { echo "$PREREQ"; }',
         'case "$1" in',
         "prereqs)",
@@ -35,9 +39,16 @@ def initramfs_tools_hook(paths):
         "    ;;",
         "esac",
         ". /usr/share/initramfs-tools/hook-functions",
-        "for file in %s; do" % " ".join("/" + p for p in paths),
-        '    [ -e "$file" ] && copy_file config "$file"',
+        'stage=$(mktemp -d "${TMPDIR:-/var/tmp}/guestnet-failover.XXXXXX") || exit 1',
+        'for file in %s; do' % " ".join("/" + p for p in paths),
+        '    [ -e "$file" ] || continue',
+        '    mkdir -p "$stage${file%/*}" && cp "$file" "$stage$file" || exit 1',
         "done",
+        'mkdir -p "$stage/etc" && printf \'%%s\\n\' \'%s\' > "$stage/%s" || exit 1' % (
+            initramfs.MARKER_CONTENT.rstrip("\n"), initramfs.MARKER),
+        '(cd "$stage" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) > "$stage.cpio" || exit 1',
+        'prepend_earlyinitramfs "$stage.cpio"',
+        'rm -rf "$stage" "$stage.cpio"',
         "exit 0",
     ]
     return "\n".join(lines) + "\n"

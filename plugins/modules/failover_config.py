@@ -77,7 +77,9 @@ options:
     default: auto
   initramfs_rebuild:
     description:
-      - On a running host, rebuild the initramfs (C(update-initramfs -u) or C(dracut -f)) when a file it contains changed.
+      - On a running host, bring the initramfs up to date when a file it contains changed. With initramfs-tools the
+        udev rules and C(.link) files are an early cpio segment of their own that is swapped in place in every
+        C(/boot/initrd.img-*) (seconds, where C(update-initramfs -u) takes minutes); dracut runs C(dracut -f).
       - Under an image O(root) the initramfs is never rebuilt; RV(initramfs_rebuild_needed) tells the caller to do
         it in the chroot.
     type: bool
@@ -239,6 +241,23 @@ actions:
   type: list
   elements: str
   sample: [udevadm control --reload, networkctl reload, update-initramfs -u]
+initrds:
+  description:
+    - Initrds of the running system whose early segment with the udev rules and C(.link) files was refreshed
+      (initramfs-tools; a file copy, no rebuild) or that were rebuilt (see RV(initrds_rebuilt)).
+    - Compared by content on every run, so a run killed after writing the files is completed by the next one.
+  returned: always
+  type: list
+  elements: str
+  sample: [/boot/initrd.img-6.1.0-50-amd64]
+initrds_rebuilt:
+  description:
+    - The subset of RV(initrds) rebuilt with C(update-initramfs -u -k VERSION) instead, once, because the main
+      archive held files of an earlier hook, legacy rules were removed, or the initrd could not be parsed.
+  returned: always
+  type: list
+  elements: str
+  sample: []
 initramfs_rebuild_needed:
   description:
     - True when a file copied into the initramfs changed and the initramfs was not rebuilt here
@@ -257,6 +276,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.guestnet.failover.plugins.module_utils import files as filesmod
+from ansible_collections.guestnet.failover.plugins.module_utils import initramfs as initramfsmod
 from ansible_collections.guestnet.failover.plugins.module_utils import plan, render_ifupdown, validate
 
 # files inside the initramfs (ours and the legacy rules we may remove), and the files putting them there
@@ -277,6 +297,12 @@ STACK_RELOAD = {
 }
 STACK_UNIT = {"networkd": "systemd-networkd.service", "NetworkManager": "NetworkManager.service", "ifupdown": "networking.service"}
 INITRAMFS_REBUILD = {"initramfs-tools": ["update-initramfs", "-u"], "dracut": ["dracut", "-f"]}
+# legacy rules we remove that an initrd's main archive may still hold: only a full rebuild drops them
+LEGACY_INITRAMFS_PREFIXES = ("etc/udev/rules.d/68-azure-", "etc/udev/rules.d/10-azure-")
+BOOT_DIR = "/boot"
+MODULES_DIR = "/lib/modules"
+REBUILD = "rebuild"
+INITRD_TMP_SUFFIX = ".guestnet-failover.tmp"
 
 
 def _announcer_files(groups):
@@ -289,6 +315,77 @@ def _announcer_files(groups):
     for item in announce.render_files(groups, "/"):
         out[item["path"].lstrip("/")] = (item["content"], int(item["mode"], 8))
     return out
+
+
+def _initrds():
+    """(path, kernel version) of the initrd of every installed kernel on the running system."""
+    try:
+        names = sorted(os.listdir(BOOT_DIR))
+    except OSError:
+        return []
+    found = []
+    for name in names:
+        match = initramfsmod.INITRD_RE.fullmatch(name)
+        if match and os.path.isdir(os.path.join(MODULES_DIR, match.group(1))):
+            found.append((os.path.join(BOOT_DIR, name), match.group(1)))
+    return found
+
+
+def _initrd_updates(segment_files, run_command, force_rebuild=False):
+    """[(path, version, new bytes or REBUILD)] for every initrd whose early segment differs from ``segment_files``.
+
+    A full rebuild is due when the initrd cannot be parsed, when legacy rules must leave its main archive, or when
+    our segment is missing but the main archive holds our files (an earlier full-copy hook): swapping the segment
+    would leave them there. ``run_command`` None (check mode) only predicts.
+    """
+    updates = []
+    for path, version in _initrds():
+        try:
+            os.unlink(path + INITRD_TMP_SUFFIX)  # left by a killed run
+        except OSError:
+            pass
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read()
+            new = initramfsmod.refreshed(data, segment_files)
+        except (OSError, initramfsmod.InitrdError):
+            updates.append((path, version, REBUILD))
+            continue
+        if force_rebuild:
+            updates.append((path, version, REBUILD))
+        elif new is not None:
+            segments = initramfsmod.split(data)[0]
+            if run_command is not None and not initramfsmod.ours(segments) and segment_files:
+                rc, out, dummy = run_command(["lsinitramfs", path])
+                if rc != 0 or "guestnet-failover" in out:
+                    new = REBUILD
+            updates.append((path, version, new))
+    return updates
+
+
+def _write_initrd(path, data):
+    """Replace ``path`` atomically, keeping its mode."""
+    mode = os.stat(path).st_mode & 0o7777
+    tmp = path + INITRD_TMP_SUFFIX
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    dir_fd = os.open(os.path.dirname(path), os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def is_image_root(root):
@@ -385,7 +482,12 @@ def _configure(root, params, check_mode, run_command, backup):
             for group in params.get("groups") or []:
                 if group.get("model") in ("net_failover", "netvsc") and group.get("name"):
                     actions.append(["ifup", group["name"]])
-    if initramfs_changed and initramfs in INITRAMFS_REBUILD:
+    initrd_updates = []
+    if initramfs == "initramfs-tools" and not image_mode and params.get("initramfs_rebuild", True):
+        # compared by content on every run: a run killed after writing the files is completed by the next one
+        initrd_updates = _initrd_updates(initramfsmod.segment_files(planned), None if check_mode else run_command,
+                                         any(p.startswith(LEGACY_INITRAMFS_PREFIXES) for p in changed_paths))
+    elif initramfs_changed and initramfs in INITRAMFS_REBUILD:
         if image_mode or not params.get("initramfs_rebuild", True):
             rebuild_needed = True
         else:
@@ -403,9 +505,24 @@ def _configure(root, params, check_mode, run_command, backup):
             rc, out, err = run_command(argv)
             if rc != 0:
                 raise RuntimeError("%s failed (rc %d): %s" % (" ".join(argv), rc, (err or out).strip()))
+    if not check_mode:
+        for path, version, new in initrd_updates:
+            if new == REBUILD:
+                argv = INITRAMFS_REBUILD["initramfs-tools"] + ["-k", version]
+                rc, out, err = run_command(argv)
+                if rc != 0:
+                    raise RuntimeError("%s failed (rc %d): %s" % (" ".join(argv), rc, (err or out).strip()))
+            else:
+                try:
+                    _write_initrd(path, new)
+                except OSError as exc:
+                    raise filesmod.FileError(path, "cannot replace the initrd: %s" % exc.strerror, changed=True,
+                                             done=[filesmod.full_path(root, p) for p in changed_paths])
 
     return {
-        "changed": bool(change_list) or bool(removed_dirs),
+        "changed": bool(change_list) or bool(removed_dirs) or bool(initrd_updates),
+        "initrds": [path for path, dummy, dummy2 in initrd_updates],
+        "initrds_rebuilt": [path for path, dummy, new in initrd_updates if new == REBUILD],
         "files": [filesmod.full_path(root, p) for p in changed_paths],
         "removed": [filesmod.full_path(root, c["path"]) for c in change_list if c["after"] is None and c["reason"] != "temp"] + removed_dirs,
         "temp_files_removed": [filesmod.full_path(root, c["path"]) for c in change_list if c["reason"] == "temp"],

@@ -356,3 +356,51 @@ def test_no_groups_and_no_stack_prunes_without_a_backend(tmp_path):
     assert not any(os.path.exists(p) for p in written)
     with pytest.raises(validate.ConfigError, match="backend: auto found no"):
         fc.configure(dict(params, backend="auto"))
+
+
+def _fake_boot(tmp_path, monkeypatch, initrd_bytes):
+    """A /boot with one kernel's initrd (plus a backup that is no kernel's) and its /lib/modules directory."""
+    boot, modules = tmp_path / "boot", tmp_path / "modules"
+    (modules / "6.1.0-50-amd64").mkdir(parents=True)
+    boot.mkdir()
+    (boot / "initrd.img-6.1.0-50-amd64").write_bytes(initrd_bytes)
+    (boot / "initrd.img-6.1.0-50-amd64.dpkg-bak").write_bytes(initrd_bytes)
+    monkeypatch.setattr(fc, "BOOT_DIR", str(boot))
+    monkeypatch.setattr(fc, "MODULES_DIR", str(modules))
+    return boot / "initrd.img-6.1.0-50-amd64"
+
+
+def test_live_initramfs_tools_swaps_the_segment_and_a_rerun_completes_a_killed_run(tmp_path, monkeypatch):
+    """No update-initramfs: the early segment is swapped; a run killed before that is completed by the next."""
+    import gzip
+    from ansible_collections.guestnet.failover.plugins.module_utils import initramfs
+    main = gzip.compress(b"070701 not parsed: compressed main archive", mtime=0)
+    initrd = _fake_boot(tmp_path, monkeypatch, main)
+    calls = []
+
+    def run(argv):
+        calls.append(argv)
+        return (0, "kernel/x86/microcode\ninit\n", "") if argv[0] == "lsinitramfs" else (0, "", "")
+
+    # the files were written by a run killed before the initrd step: the initrd alone tells what is missing
+    planned = fc.plan.plan_files([NET_FAILOVER], "networkd", {"initramfs": "initramfs-tools"})
+    updates = fc._initrd_updates(initramfs.segment_files(planned), run)  # pylint: disable=protected-access
+    assert [(p, v) for p, v, dummy in updates] == [(str(initrd), "6.1.0-50-amd64")]
+    fc._write_initrd(str(initrd), updates[0][2])  # pylint: disable=protected-access
+    assert initrd.read_bytes().endswith(main)
+    assert fc._initrd_updates(initramfs.segment_files(planned), run) == []  # pylint: disable=protected-access
+    assert not any(a[0] == "update-initramfs" for a in calls)
+
+
+def test_main_archive_with_our_files_gets_one_full_rebuild(tmp_path, monkeypatch):
+    import gzip
+    from ansible_collections.guestnet.failover.plugins.module_utils import initramfs
+    _fake_boot(tmp_path, monkeypatch, gzip.compress(b"main", mtime=0))
+    planned = fc.plan.plan_files([NET_FAILOVER], "networkd", {"initramfs": "initramfs-tools"})
+
+    def run(argv):
+        return 0, "etc/udev/rules.d/81-guestnet-failover.rules\n", ""
+    updates = fc._initrd_updates(initramfs.segment_files(planned), run)  # pylint: disable=protected-access
+    assert [new for dummy, dummy2, new in updates] == [fc.REBUILD]
+    # check mode (no run_command) predicts a change without asking lsinitramfs
+    assert len(fc._initrd_updates(initramfs.segment_files(planned), None)) == 1  # pylint: disable=protected-access
