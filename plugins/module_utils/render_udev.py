@@ -8,8 +8,9 @@ net_failover master's parent is the virtio device, so it cannot tell master from
 They only set properties (NM_UNMANAGED, ID_NET_MANAGED_BY) and the lower's ``disable_ipv6``
 sysctl, so running after 80 is fine; NetworkManager and networkd read the udev database later.
 
-Names come from ``.link`` files (``10-`` sorts before the distro's ``99-default.link``): the
-``net_setup_link`` builtin matches them on MAC + ethtool driver, which a rule before 80 cannot.
+Names come from ``.link`` files (``10-guestnet-…`` sorts before the distro's ``99-default.link`` and netplan's
+``10-netplan-…``): the ``net_setup_link`` builtin matches them on MAC + ethtool driver, which a rule before 80
+cannot. Lowers of kernel-paired groups get a ``.link`` too, which keeps the distribution's name policy.
 A name is never keyed on the VF's PCI address.
 
 Every device of a group also gets ``NAME:="$name"``: the name chosen so far (ours from the ``.link``, or the
@@ -37,6 +38,25 @@ FINAL_NAME = 'NAME:="$name"'
 def link_path(name):
     """Path of the .link file naming ``name``."""
     return "%s/10-guestnet-failover-%s.link" % (LINK_DIR, name)
+
+
+def lowers_link(group, drivers):
+    """(path, content): the lowers of a kernel-paired group keep the distribution's name policy.
+
+    Without it the first ``.link`` matching their MAC names them: netplan's ``10-netplan-<id>.link`` for a
+    cloud-init ``set-name`` matches ``PermanentMACAddress`` alone, so the standby or the VF would be given the
+    upper's name, the rename fails ("File exists") and networkd leaves the device "pending" for good.
+    """
+    content = ("# lowers of %s group %s: the distribution's names, never the upper's\n"
+               "[Match]\n"
+               "MACAddress=%s\n"
+               "Driver=%s\n"
+               "\n"
+               "[Link]\n"
+               "NamePolicy=keep kernel database onboard slot path\n"
+               "AlternativeNamesPolicy=database onboard slot path\n"
+               "MACAddressPolicy=none\n") % (group["model"], group["mac"], group["mac"], " ".join(drivers))
+    return "%s/10-guestnet-failover-%s-lowers.link" % (LINK_DIR, group["id"]), content
 
 
 def _link(name, mac, drivers, comment):
@@ -86,6 +106,8 @@ def render(groups, options):
             lines.append("# %s group %s, upper %s" % (model, group["mac"], upper))
             lowers = ([group["pv_driver"]] if model == "net_failover" else []) + group["vf_match"]
             lines.append(_rule(group["mac"], lowers, True, True, silent))
+            path, content = lowers_link(group, lowers)
+            files[path] = content
             if group["name"]:
                 lines.append(_upper_rule(model, group["mac"]))
                 files[link_path(group["name"])] = _link(

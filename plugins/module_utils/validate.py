@@ -491,7 +491,8 @@ def _derived(group):
     """(namespace, derived name, what) for every name a group puts into a file name or a netplan id."""
     out = []
     if group["model"] in ("net_failover", "netvsc"):
-        stems = [(group["id"], "its upper's files (guestnet-failover-%s.*)" % group["id"])]
+        stems = [(group["id"], "its upper's files (guestnet-failover-%s.*)" % group["id"]),
+                 (group["id"] + "-lowers", "its lowers' files (guestnet-failover-%s-lowers.*)" % group["id"])]
     else:
         name = group["name"]
         stems = [(name, "its %s's files (guestnet-failover-%s.*)" % (group["model"], name)),

@@ -214,6 +214,8 @@ def expected_stack_files(backend, groups):
     for g in groups:
         if g["name"] and kernel_paired(g):
             files.add("etc/systemd/network/10-guestnet-failover-%s.link" % g["name"])
+        if kernel_paired(g):
+            files.add("etc/systemd/network/10-guestnet-failover-%s-lowers.link" % g["id"])
         if not kernel_paired(g):
             files.update("etc/systemd/network/10-guestnet-failover-%s.link" % g[k] for k in ("pv_name", "vf_name"))
         if backend == "networkd":
@@ -389,7 +391,10 @@ def check_udev(files, groups, all_files):
             link = parse_ini(content)
             assert [s for s, i in link] == ["Match", "Link"]
             name = values(one(link, "Link"), "Name")
-            assert len(name) == 1 and path.endswith("-%s.link" % name[0])
+            if path.endswith("-lowers.link"):  # lowers keep the distribution's name policy
+                assert name == [] and values(one(link, "Link"), "NamePolicy") == ["keep kernel database onboard slot path"]
+            else:
+                assert len(name) == 1 and path.endswith("-%s.link" % name[0])
             assert values(one(link, "Match"), "MACAddress")[0] in macs
 
 

@@ -337,7 +337,7 @@ def test_main_check_and_diff(tmp_path, capsys):
     args = {"groups": [NET_FAILOVER], "backend": "networkd", "root": str(tmp_path), "initramfs": "none",
             "_ansible_check_mode": True, "_ansible_diff": True}
     out = _run_main(args, capsys)
-    assert out["changed"] and len(out["diff"]) == len(out["files"]) == 4
+    assert out["changed"] and len(out["diff"]) == len(out["files"]) == 5
     assert _tree(tmp_path) == []
     out = _run_main(dict(args, _ansible_check_mode=False, _ansible_diff=False), capsys)
     assert out["changed"] and "diff" not in out
