@@ -16,8 +16,13 @@ PATH = "etc/netplan/90-guestnet-failover.yaml"
 UPPER_DRIVER = {"net_failover": "net_failover", "netvsc": "hv_netvsc"}
 
 
+# netplan writes 10-netplan-<id>.network; networkd takes the first matching file, and cloud-init's own id for the
+# same MAC (data1, eth0, ...) must not come first: ids start with "0-"
+ID_PREFIX = "0-guestnet-"
+
+
 def _id(ident, suffix=""):
-    return "guestnet-%s%s" % (ident, suffix)
+    return "%s%s%s" % (ID_PREFIX, ident, suffix)
 
 
 def _list(items):

@@ -501,7 +501,7 @@ def _derived(group):
         out.append(("netplan id", name, "its netplan bond id %s" % name))
     for stem, what in stems:
         out.append(("file name", stem, what))
-        out.append(("netplan id", "guestnet-" + stem, "its netplan id guestnet-%s" % stem))
+        out.append(("netplan id", "0-guestnet-" + stem, "its netplan id 0-guestnet-%s" % stem))
     return out
 
 

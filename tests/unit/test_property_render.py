@@ -313,16 +313,16 @@ def check_netplan(files, groups):
     want_bonds = set()
     for g in groups:
         if kernel_paired(g):
-            want_eth.add("guestnet-%s" % g["id"])
-            upper = ethernets["guestnet-%s" % g["id"]]
+            want_eth.add("0-guestnet-%s" % g["id"])
+            upper = ethernets["0-guestnet-%s" % g["id"]]
             assert upper["match"]["macaddress"] == g["mac"]
         else:
-            want_eth.update(["guestnet-%s-pv" % g["name"], "guestnet-%s-vf" % g["name"]])
+            want_eth.update(["0-guestnet-%s-pv" % g["name"], "0-guestnet-%s-vf" % g["name"]])
             want_bonds.add(g["name"])
             upper = bonds[g["name"]]
-            assert upper["interfaces"] == ["guestnet-%s-pv" % g["name"], "guestnet-%s-vf" % g["name"]]
+            assert upper["interfaces"] == ["0-guestnet-%s-pv" % g["name"], "0-guestnet-%s-vf" % g["name"]]
             assert upper["macaddress"] == g["mac"]
-            assert ethernets["guestnet-%s-vf" % g["name"]]["match"]["macaddress"] == g["vf_mac"]
+            assert ethernets["0-guestnet-%s-vf" % g["name"]]["match"]["macaddress"] == g["vf_mac"]
         assert upper.get("addresses", []) == addresses(g)
         assert [r["via"] for r in upper.get("routes", [])] == gateways(g)
         assert upper.get("nameservers", {}).get("addresses", []) == g["dns"]
