@@ -76,7 +76,7 @@ BASE_FILES = {
 CLOUD_PACKAGES = [
     "linux-image-amd64", "systemd-sysv", "udev", "kmod", "procps", "iproute2", "python3", "openssh-server",
     "initramfs-tools", "cloud-init", "cloud-guest-utils", "netplan.io", "systemd-resolved", "sudo", "iputils-ping",
-    "grub-pc-bin",
+    "grub-pc-bin", "locales",
 ]
 CLOUD_ROOT_LABEL = "cloudroot"
 CLOUD_CMDLINE = f"root=LABEL={CLOUD_ROOT_LABEL} ro console=ttyS0,115200 consoleblank=0"
