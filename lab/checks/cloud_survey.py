@@ -87,11 +87,11 @@ def parse_devices(text: str) -> list[dict]:
         if rec["mac"] == "52:54:00:00:00:01":
             role = "mgmt"
         elif rec.get("lowers", "-") != "-":
-            role = "failover master"
+            role = "master"
         elif rec.get("master", "-") != "-" and rec.get("driver") == "virtio_net":
-            role = "standby (virtio)"
+            role = "standby"
         elif rec.get("master", "-") != "-":
-            role = f"primary ({rec.get('driver')})"
+            role = f"primary/{rec.get('driver')}"
         else:
             role = rec.get("driver", "?")
         rec["role"] = role
@@ -114,9 +114,9 @@ def summarize(snap: dict) -> dict:
     data1 = by_name.get("data1")
     return {
         "names": {d["name"]: d["role"] for d in devs if d["role"] != "mgmt"},
-        "data1": f"data1 = {data1['role']}" if data1 else "no data1",
-        "ipv4_on": [f"{n} ({by_name.get(n, {}).get('role', '?')})" for n in ipv4],
-        "link_local_on": [f"{n} ({by_name.get(n, {}).get('role', '?')})" for n in ll],
+        "data1": data1["role"] if data1 else "none",
+        "ipv4_on": [by_name.get(n, {}).get("role", n) for n in ipv4],
+        "link_local_on": [by_name.get(n, {}).get("role", n) for n in ll],
         "ci_status": status.group(1) if status else "?",
         "duplicate_mac_lines": len([x for x in snap["ci_duplicate_mac"].splitlines() if x.strip()]),
         "netplan_files": re.findall(r"^# (/etc/netplan/\S+)", snap["netplan_yaml"], re.M),
@@ -189,14 +189,14 @@ def finish(record: dict) -> dict:
 def _per_boot(rec: dict) -> str:
     """Return ' (boot 2: ...)' listing data1's device per later boot when it moved."""
     per = rec.get("data1_per_boot", [])
-    moved = [f"boot {i + 1}: {d}" for i, d in enumerate(per) if i and d != per[0]]
+    moved = [f"boot {i + 1}: data1 = {d}" for i, d in enumerate(per) if i and d != per[0]]
     return f" ({'; '.join(moved)})" if moved else ""
 
 
 def table(records: list[dict]) -> str:
     """Return the Markdown table of the survey."""
-    rows = ["| Debian | topology | seed | devices (name: role) | data1 | IPv4 (10.99.0.x) on | IPv6 link-local on "
-            "| cloud-init | dup-MAC lines | netplan udev rules | stable over reboot |",
+    rows = ["| Debian | topology | seed | devices (name: role) | data1 is | IPv4 (10.99.0.x) on | IPv6 LL on "
+            "| cloud-init | dup-MAC | netplan udev rules | stable over reboot |",
             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for rec in records:
         s = rec.get("boot1_summary")
@@ -205,7 +205,12 @@ def table(records: list[dict]) -> str:
                         f"{rec.get('error', '?').splitlines()[0]} | | | | | | | |")
             continue
         names = ", ".join(f"{n}: {r}" for n, r in sorted(s["names"].items()))
-        rows.append(f"| {rec['release']} | {rec['topology']} | {rec['seed']} | {names} | {s['data1']} | "
+        seed_col = rec["seed"]
+        nboots = len(rec.get("data1_per_boot", []))
+        if nboots > 2 or rec.get("reseeded"):
+            seed_col += f" ({nboots - 1} reboots" + (f", reseeded {rec['reseeded']['seed']} before the last"
+                                                     if rec.get("reseeded") else "") + ")"
+        rows.append(f"| {rec['release']} | {rec['topology']} | {seed_col} | {names} | {s['data1']} | "
                     f"{', '.join(s['ipv4_on']) or 'none'} | {', '.join(s['link_local_on']) or 'none'} | "
                     f"{s['ci_status']} | {s['duplicate_mac_lines']} | {', '.join(s['udev_netplan_rules']) or 'none'} | "
                     f"{'yes' if rec.get('stable') else 'NO'}{_per_boot(rec)} |")
