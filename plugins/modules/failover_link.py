@@ -220,6 +220,7 @@ import signal
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.guestnet.failover.plugins.module_utils import announce, link_apply
+from ansible_collections.guestnet.failover.plugins.module_utils.files import FileError
 from ansible_collections.guestnet.failover.plugins.module_utils.netdev_read import IPRoute
 from ansible_collections.guestnet.failover.plugins.module_utils.pyroute2_support import require_pyroute2
 from ansible_collections.guestnet.failover.plugins.module_utils.validate import ConfigError, check_link_options, normalize
@@ -264,7 +265,10 @@ def apply(module):
     result["announcer"] = None
     if params["announcer"]:
         uppers = dict((g["mac"], r["upper"]) for g, r in zip(groups, result["groups"]))
-        files = install_announcer(module, groups, uppers)
+        try:
+            files = install_announcer(module, groups, uppers)
+        except (FileError, OSError, ValueError) as exc:  # FileError names the path; the links are applied already
+            module.fail_json(msg="announcer: %s" % exc, changed=changed, groups=result["groups"])
         result["announcer"] = {"changed_files": files}
         changed = changed or bool(files)
     out = {"changed": changed, "groups": result["groups"], "rolled_back": False, "probe": result["probe"],
