@@ -25,19 +25,9 @@ from ansible_collections.guestnet.failover.plugins.modules import failover_confi
 from ansible_collections.guestnet.failover.plugins.modules import failover_link, netdev_facts
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "plugins", "module_utils"))
-from failover_cases import BOND, NET_FAILOVER, TEAM  # noqa: E402  pylint: disable=wrong-import-position
+from failover_cases import BOND, NET_FAILOVER, TEAM, module_runner, variant as _g  # noqa: E402  pylint: disable=wrong-import-position
 
 MAC2 = "52:54:00:12:34:99"
-
-
-def _g(base, **changes):
-    group = copy.deepcopy(base)
-    for key, value in changes.items():
-        if value is None:
-            group.pop(key, None)
-        else:
-            group[key] = value
-    return group
 
 
 def _v4(addresses, gateway=None):
@@ -223,10 +213,6 @@ def test_failover_config_refuses_and_writes_nothing(image_root, groups, backend,
 
 
 # ----------------------------------------------------------------------------- failover_link
-class Exit(Exception):
-    pass
-
-
 class FakeIPRoute(object):
     def __enter__(self):
         raise AssertionError("netlink opened for refused input")
@@ -237,30 +223,14 @@ class FakeIPRoute(object):
 
 @pytest.fixture()
 def link_module(monkeypatch):
-    def exit_json(self, **kw):
-        kw.setdefault("failed", False)
-        raise Exit(kw)
-
-    def fail_json(self, **kw):
-        kw["failed"] = True
-        raise Exit(kw)
-
     def no_run(*args, **kwargs):
         raise AssertionError("link_apply.run called for refused input")
 
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
     monkeypatch.setattr(failover_link, "IPRoute", FakeIPRoute)
     monkeypatch.setattr(netdev_read, "HAS_PYROUTE2", True)
     monkeypatch.setattr(link_apply, "run", no_run)
     monkeypatch.setattr(failover_link.announce, "install", no_run)
-
-    def run(args):
-        with patch_module_args(args):
-            with pytest.raises(Exit) as info:
-                failover_link.main()
-        return info.value.args[0]
-    return run
+    return module_runner(monkeypatch, failover_link.main)
 
 
 LINK_GROUP = {"name": "bond0", "model": "bond", "mac": "52:54:00:12:34:56", "pv_driver": "virtio_net", "vf_drivers": ["e1000e"]}

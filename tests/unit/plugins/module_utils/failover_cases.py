@@ -55,3 +55,43 @@ EXTRAS = {
 def groups(case):
     """A deep copy of the groups of ``case``."""
     return copy.deepcopy(CASES[case])
+
+
+def variant(base, **changes):
+    """A deep copy of ``base`` with ``changes`` applied; a change to None removes the key."""
+    group = copy.deepcopy(base)
+    for key, value in changes.items():
+        if value is None:
+            group.pop(key, None)
+        else:
+            group[key] = value
+    return group
+
+
+class Exit(Exception):
+    """Raised instead of AnsibleModule.exit_json/fail_json; args[0] is the result."""
+
+
+def module_runner(monkeypatch, main):
+    """Return run(args) -> result of a module's ``main()``, with exit_json/fail_json captured as Exit."""
+    import pytest  # pylint: disable=import-outside-toplevel
+    from ansible.module_utils import basic  # pylint: disable=import-outside-toplevel
+    from ansible.module_utils.testing import patch_module_args  # pylint: disable=import-outside-toplevel
+
+    def exit_json(self, **kw):  # pylint: disable=unused-argument
+        kw.setdefault("failed", False)
+        raise Exit(kw)
+
+    def fail_json(self, **kw):  # pylint: disable=unused-argument
+        kw["failed"] = True
+        raise Exit(kw)
+
+    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
+    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
+
+    def run(args):
+        with patch_module_args(args):
+            with pytest.raises(Exit) as info:
+                main()
+        return info.value.args[0]
+    return run

@@ -15,17 +15,7 @@ from ansible_collections.guestnet.failover.plugins.module_utils import validate
 from ansible_collections.guestnet.failover.plugins.modules import failover_config as fc
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "module_utils"))
-from failover_cases import BOND, NET_FAILOVER, NETVSC, TEAM  # noqa: E402  pylint: disable=wrong-import-position
-
-
-def _g(base, **changes):
-    group = copy.deepcopy(base)
-    for key, value in changes.items():
-        if value is None:
-            group.pop(key, None)
-        else:
-            group[key] = value
-    return group
+from failover_cases import BOND, NET_FAILOVER, NETVSC, TEAM, variant as _g  # noqa: E402  pylint: disable=wrong-import-position
 
 
 def _bond(**options):

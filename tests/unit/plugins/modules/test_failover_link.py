@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 
 import pytest
 
@@ -12,12 +14,11 @@ from ansible.module_utils.testing import patch_module_args
 from ansible_collections.guestnet.failover.plugins.module_utils import link_apply, netdev_read, pyroute2_support
 from ansible_collections.guestnet.failover.plugins.modules import failover_link
 
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "module_utils"))
+from failover_cases import module_runner  # noqa: E402  pylint: disable=wrong-import-position
+
 GROUP = {"name": "bond0", "model": "bond", "mac": "52:54:00:12:34:56", "pv_driver": "virtio_net",
          "vf_drivers": ["e1000e"]}
-
-
-class Exit(Exception):
-    pass
 
 
 class FakeIPRoute(object):
@@ -29,26 +30,10 @@ class FakeIPRoute(object):
 
 
 @pytest.fixture()
-def module_run(monkeypatch, capsys):
-    def exit_json(self, **kw):
-        kw.setdefault("failed", False)
-        raise Exit(kw)
-
-    def fail_json(self, **kw):
-        kw["failed"] = True
-        raise Exit(kw)
-
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
+def module_run(monkeypatch):
     monkeypatch.setattr(failover_link, "IPRoute", FakeIPRoute)
     monkeypatch.setattr(netdev_read, "HAS_PYROUTE2", True)
-
-    def run(args):
-        with patch_module_args(args):
-            with pytest.raises(Exit) as info:
-                failover_link.main()
-        return info.value.args[0]
-    return run
+    return module_runner(monkeypatch, failover_link.main)
 
 
 def fake_result(**over):
