@@ -77,11 +77,14 @@ options:
     default: auto
   initramfs_rebuild:
     description:
-      - On a running host, bring the initramfs up to date when a file it contains changed. With initramfs-tools the
-        udev rules and C(.link) files are an early cpio segment of their own that is swapped in place in every
-        C(/boot/initrd.img-*) (seconds, where C(update-initramfs -u) takes minutes); dracut runs C(dracut -f).
-      - Under an image O(root) the initramfs is never rebuilt; RV(initramfs_rebuild_needed) tells the caller to do
-        it in the chroot.
+      - Bring the initramfs up to date when a file it contains changed. With initramfs-tools the udev rules and
+        C(.link) files are an early cpio segment of their own that is swapped in place in every
+        C(boot/initrd.img-*) under O(root) (seconds, where C(update-initramfs -u) takes minutes), on a running host
+        and in an image alike; the hook adds the same segment whenever the distribution rebuilds an initrd.
+      - A full rebuild is only needed when an initrd's main archive may hold copies from an earlier hook. On a
+        running host it runs C(update-initramfs -u -k VERSION); under an image O(root) nothing is run and
+        RV(initramfs_rebuild_needed) tells the caller to do it in the chroot. dracut runs C(dracut -f) on a running
+        host and sets RV(initramfs_rebuild_needed) under an image root.
     type: bool
     default: true
   cloud_init:
@@ -243,7 +246,7 @@ actions:
   sample: [udevadm control --reload, networkctl reload, update-initramfs -u]
 initrds:
   description:
-    - Initrds of the running system whose early segment with the udev rules and C(.link) files was refreshed
+    - Initrds under O(root) whose early segment with the udev rules and C(.link) files was refreshed
       (initramfs-tools; a file copy, no rebuild) or that were rebuilt (see RV(initrds_rebuilt)).
     - Compared by content on every run, so a run killed after writing the files is completed by the next one.
   returned: always
@@ -277,7 +280,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.guestnet.failover.plugins.module_utils import files as filesmod
 from ansible_collections.guestnet.failover.plugins.module_utils import initramfs as initramfsmod
-from ansible_collections.guestnet.failover.plugins.module_utils import plan, render_ifupdown, validate
+from ansible_collections.guestnet.failover.plugins.module_utils import plan, render_extras, render_ifupdown, validate
 
 # files inside the initramfs (ours and the legacy rules we may remove), and the files putting them there
 INITRAMFS_PREFIXES = ("etc/udev/rules.d/81-guestnet-failover", "etc/udev/rules.d/68-azure-", "etc/udev/rules.d/10-azure-",
@@ -299,8 +302,8 @@ STACK_UNIT = {"networkd": "systemd-networkd.service", "NetworkManager": "Network
 INITRAMFS_REBUILD = {"initramfs-tools": ["update-initramfs", "-u"], "dracut": ["dracut", "-f"]}
 # legacy rules we remove that an initrd's main archive may still hold: only a full rebuild drops them
 LEGACY_INITRAMFS_PREFIXES = ("etc/udev/rules.d/68-azure-", "etc/udev/rules.d/10-azure-")
-BOOT_DIR = "/boot"
-MODULES_DIR = "/lib/modules"
+BOOT_DIR = "boot"
+MODULES_DIR = "lib/modules"
 REBUILD = "rebuild"
 INITRD_TMP_SUFFIX = ".guestnet-failover.tmp"
 
@@ -317,75 +320,76 @@ def _announcer_files(groups):
     return out
 
 
-def _initrds():
-    """(path, kernel version) of the initrd of every installed kernel on the running system."""
-    try:
-        names = sorted(os.listdir(BOOT_DIR))
-    except OSError:
-        return []
+def _initrds(root):
+    """Relative path and kernel version of the initrd of every kernel installed under ``root``."""
     found = []
-    for name in names:
+    for name in root.listdir(BOOT_DIR):
         match = initramfsmod.INITRD_RE.fullmatch(name)
-        if match and os.path.isdir(os.path.join(MODULES_DIR, match.group(1))):
-            found.append((os.path.join(BOOT_DIR, name), match.group(1)))
+        if match and root.isdir("%s/%s" % (MODULES_DIR, match.group(1))):
+            found.append(("%s/%s" % (BOOT_DIR, name), match.group(1)))
     return found
 
 
-def _initrd_updates(segment_files, run_command, force_rebuild=False):
-    """[(path, version, new bytes or REBUILD)] for every initrd whose early segment differs from ``segment_files``.
+def _read_bytes(root, rel):
+    dfd, dummy, name = root.parent(rel)
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=dfd)
+        with os.fdopen(fd, "rb") as handle:
+            return handle.read()
+    finally:
+        os.close(dfd)
 
-    A full rebuild is due when the initrd cannot be parsed, when legacy rules must leave its main archive, or when
-    our segment is missing but the main archive holds our files (an earlier full-copy hook): swapping the segment
-    would leave them there. ``run_command`` None (check mode) only predicts.
+
+def _initrd_updates(root, segment_files, main_may_hold_ours):
+    """[(relative path, version, new bytes or REBUILD)] for every initrd whose early segment differs.
+
+    A full rebuild is due when the initrd cannot be parsed (or is a symlink), or when our segment is missing and
+    ``main_may_hold_ours(path)`` says the main archive may hold our files from an earlier full-copy hook:
+    swapping the segment would leave those behind, and the main archive's copies would win.
     """
     updates = []
-    for path, version in _initrds():
+    for rel, version in _initrds(root):
         try:
-            os.unlink(path + INITRD_TMP_SUFFIX)  # left by a killed run
-        except OSError:
-            pass
-        try:
-            with open(path, "rb") as handle:
-                data = handle.read()
+            data = _read_bytes(root, rel)
             new = initramfsmod.refreshed(data, segment_files)
         except (OSError, initramfsmod.InitrdError):
-            updates.append((path, version, REBUILD))
+            updates.append((rel, version, REBUILD))
             continue
-        if force_rebuild:
-            updates.append((path, version, REBUILD))
-        elif new is not None:
-            segments = initramfsmod.split(data)[0]
-            if run_command is not None and not initramfsmod.ours(segments) and segment_files:
-                rc, out, dummy = run_command(["lsinitramfs", path])
-                if rc != 0 or "guestnet-failover" in out:
-                    new = REBUILD
-            updates.append((path, version, new))
+        if new is not None and segment_files and not initramfsmod.ours(initramfsmod.split(data)[0]) \
+                and main_may_hold_ours(rel):
+            new = REBUILD
+        if new is not None:
+            updates.append((rel, version, new))
     return updates
 
 
-def _write_initrd(path, data):
-    """Replace ``path`` atomically, keeping its mode."""
-    mode = os.stat(path).st_mode & 0o7777
-    tmp = path + INITRD_TMP_SUFFIX
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
+def _write_initrd(root, rel, data):
+    """Replace ``rel`` under ``root`` through a temporary file in its directory, keeping its mode."""
+    dfd, dummy, name = root.parent(rel)
+    tmp = name + INITRD_TMP_SUFFIX
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
+        mode = os.stat(name, dir_fd=dfd, follow_symlinks=False).st_mode & 0o7777
         try:
-            os.unlink(tmp)
+            os.unlink(tmp, dir_fd=dfd)  # left by a killed run
         except OSError:
             pass
-        raise
-    dir_fd = os.open(os.path.dirname(path), os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode, dir_fd=dfd)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, mode, dir_fd=dfd)
+            os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+        except BaseException:
+            try:
+                os.unlink(tmp, dir_fd=dfd)
+            except OSError:
+                pass
+            raise
+        os.fsync(dfd)
     finally:
-        os.close(dir_fd)
+        os.close(dfd)
 
 
 def is_image_root(root):
@@ -483,10 +487,25 @@ def _configure(root, params, check_mode, run_command, backup):
                 if group.get("model") in ("net_failover", "netvsc") and group.get("name"):
                     actions.append(["ifup", group["name"]])
     initrd_updates = []
-    if initramfs == "initramfs-tools" and not image_mode and params.get("initramfs_rebuild", True):
+    if initramfs == "initramfs-tools" and params.get("initramfs_rebuild", True):
         # compared by content on every run: a run killed after writing the files is completed by the next one
-        initrd_updates = _initrd_updates(initramfsmod.segment_files(planned), None if check_mode else run_command,
-                                         any(p.startswith(LEGACY_INITRAMFS_PREFIXES) for p in changed_paths))
+        # the hook of releases before the early segment copied our files into the main archive
+        old_hook = "copy_file" in (filesmod.read(root, render_extras.INITRAMFS_TOOLS_HOOK)[0] or "")
+
+        def main_may_hold_ours(rel):
+            if image_mode:  # no decompressor for an image's main archive here: the hook tells what it did
+                return old_hook
+            if check_mode:
+                return False
+            rc, out, dummy = run_command(["lsinitramfs", filesmod.full_path(root, rel)])
+            return rc != 0 or "guestnet-failover" in out
+
+        initrd_updates = _initrd_updates(root, initramfsmod.segment_files(planned), main_may_hold_ours)
+        if any(p.startswith(LEGACY_INITRAMFS_PREFIXES) for p in changed_paths):
+            initrd_updates = [(rel, version, REBUILD) for rel, version in _initrds(root)]
+        if image_mode and any(new == REBUILD for dummy, dummy2, new in initrd_updates):
+            rebuild_needed = True
+            initrd_updates = [u for u in initrd_updates if u[2] != REBUILD]
     elif initramfs_changed and initramfs in INITRAMFS_REBUILD:
         if image_mode or not params.get("initramfs_rebuild", True):
             rebuild_needed = True
@@ -506,7 +525,7 @@ def _configure(root, params, check_mode, run_command, backup):
             if rc != 0:
                 raise RuntimeError("%s failed (rc %d): %s" % (" ".join(argv), rc, (err or out).strip()))
     if not check_mode:
-        for path, version, new in initrd_updates:
+        for rel, version, new in initrd_updates:
             if new == REBUILD:
                 argv = INITRAMFS_REBUILD["initramfs-tools"] + ["-k", version]
                 rc, out, err = run_command(argv)
@@ -514,15 +533,15 @@ def _configure(root, params, check_mode, run_command, backup):
                     raise RuntimeError("%s failed (rc %d): %s" % (" ".join(argv), rc, (err or out).strip()))
             else:
                 try:
-                    _write_initrd(path, new)
+                    _write_initrd(root, rel, new)
                 except OSError as exc:
-                    raise filesmod.FileError(path, "cannot replace the initrd: %s" % exc.strerror, changed=True,
-                                             done=[filesmod.full_path(root, p) for p in changed_paths])
+                    raise filesmod.FileError(filesmod.full_path(root, rel), "cannot replace the initrd: %s" % exc.strerror,
+                                             changed=True, done=[filesmod.full_path(root, p) for p in changed_paths])
 
     return {
         "changed": bool(change_list) or bool(removed_dirs) or bool(initrd_updates),
-        "initrds": [path for path, dummy, dummy2 in initrd_updates],
-        "initrds_rebuilt": [path for path, dummy, new in initrd_updates if new == REBUILD],
+        "initrds": [filesmod.full_path(root, rel) for rel, dummy, dummy2 in initrd_updates],
+        "initrds_rebuilt": [filesmod.full_path(root, rel) for rel, dummy, new in initrd_updates if new == REBUILD],
         "files": [filesmod.full_path(root, p) for p in changed_paths],
         "removed": [filesmod.full_path(root, c["path"]) for c in change_list if c["after"] is None and c["reason"] != "temp"] + removed_dirs,
         "temp_files_removed": [filesmod.full_path(root, c["path"]) for c in change_list if c["reason"] == "temp"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import gzip
 import json
 import os
 import sys
@@ -11,7 +12,8 @@ import pytest
 
 from ansible.module_utils.testing import patch_module_args
 
-from ansible_collections.guestnet.failover.plugins.module_utils import validate
+from ansible_collections.guestnet.failover.plugins.module_utils import files as filesmod
+from ansible_collections.guestnet.failover.plugins.module_utils import initramfs, validate
 from ansible_collections.guestnet.failover.plugins.modules import failover_config as fc
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "module_utils"))
@@ -226,7 +228,8 @@ def test_backup(tmp_path):
     assert list(result["backups"].values()) == [saved[0] + ".bak~"]
 
 
-def test_image_mode_reports_rebuild_and_runs_nothing(tmp_path):
+def test_image_mode_runs_nothing(tmp_path):
+    """No kernel in the image yet: nothing to rebuild, the hook adds the segment when one is installed."""
     (tmp_path / "etc/systemd/system/multi-user.target.wants").mkdir(parents=True)
     os.symlink("/lib/systemd/system/systemd-networkd.service", str(tmp_path / "etc/systemd/system/multi-user.target.wants/systemd-networkd.service"))
     (tmp_path / "etc/initramfs-tools").mkdir(parents=True)
@@ -235,7 +238,10 @@ def test_image_mode_reports_rebuild_and_runs_nothing(tmp_path):
         raise AssertionError("image mode ran %s" % argv)
     result = fc.configure({"groups": [NET_FAILOVER], "backend": "auto", "initramfs": "auto", "root": str(tmp_path)}, run_command=run_command)
     assert result["backend"] == "networkd" and result["initramfs"] == "initramfs-tools"
-    assert result["image_mode"] and result["initramfs_rebuild_needed"] and result["actions"] == []
+    assert result["image_mode"] and not result["initramfs_rebuild_needed"] and result["actions"] == [] and result["initrds"] == []
+    dracut = fc.configure({"groups": [NET_FAILOVER], "backend": "networkd", "initramfs": "dracut", "root": str(tmp_path)},
+                          run_command=run_command)
+    assert dracut["initramfs_rebuild_needed"] and dracut["actions"] == []
 
 
 def test_auto_backend_not_found(tmp_path):
@@ -348,49 +354,61 @@ def test_no_groups_and_no_stack_prunes_without_a_backend(tmp_path):
         fc.configure(dict(params, backend="auto"))
 
 
-def _fake_boot(tmp_path, monkeypatch, initrd_bytes):
-    """A /boot with one kernel's initrd (plus a backup that is no kernel's) and its /lib/modules directory."""
-    boot, modules = tmp_path / "boot", tmp_path / "modules"
-    (modules / "6.1.0-50-amd64").mkdir(parents=True)
-    boot.mkdir()
-    (boot / "initrd.img-6.1.0-50-amd64").write_bytes(initrd_bytes)
-    (boot / "initrd.img-6.1.0-50-amd64.dpkg-bak").write_bytes(initrd_bytes)
-    monkeypatch.setattr(fc, "BOOT_DIR", str(boot))
-    monkeypatch.setattr(fc, "MODULES_DIR", str(modules))
-    return boot / "initrd.img-6.1.0-50-amd64"
+def _image_with_kernel(tmp_path, initrd_bytes):
+    """An image root with one kernel's initrd (plus a backup that is no kernel's) and its modules directory."""
+    root = tmp_path / "image"
+    (root / "lib/modules/6.1.0-50-amd64").mkdir(parents=True)
+    (root / "boot").mkdir()
+    (root / "boot/initrd.img-6.1.0-50-amd64").write_bytes(initrd_bytes)
+    (root / "boot/initrd.img-6.1.0-50-amd64.dpkg-bak").write_bytes(initrd_bytes)
+    return root
 
 
-def test_live_initramfs_tools_swaps_the_segment_and_a_rerun_completes_a_killed_run(tmp_path, monkeypatch):
-    """No update-initramfs: the early segment is swapped; a run killed before that is completed by the next."""
-    import gzip
-    from ansible_collections.guestnet.failover.plugins.module_utils import initramfs
-    main = gzip.compress(b"070701 not parsed: compressed main archive", mtime=0)
-    initrd = _fake_boot(tmp_path, monkeypatch, main)
-    calls = []
+MAIN_ARCHIVE = gzip.compress(b"compressed main archive", mtime=0)
 
-    def run(argv):
-        calls.append(argv)
-        return (0, "kernel/x86/microcode\ninit\n", "") if argv[0] == "lsinitramfs" else (0, "", "")
 
-    # the files were written by a run killed before the initrd step: the initrd alone tells what is missing
+def test_initramfs_tools_segment_swapped_in_place_idempotent_and_completed_after_a_killed_run(tmp_path):
+    """No update-initramfs: our early segment goes into every kernel's initrd; the main archive stays as it was."""
+    root = _image_with_kernel(tmp_path, MAIN_ARCHIVE)
+    initrd = root / "boot/initrd.img-6.1.0-50-amd64"
+    params = {"groups": [NET_FAILOVER], "backend": "networkd", "root": str(root), "initramfs": "initramfs-tools"}
+    # a run killed after the files were written: simulated by a run that leaves the initrd alone
+    fc.configure(dict(params, initramfs_rebuild=False))
+    assert initrd.read_bytes() == MAIN_ARCHIVE
+    predicted = fc.configure(params, check_mode=True)
+    assert predicted["changed"] and predicted["initrds"] == [str(initrd)] and initrd.read_bytes() == MAIN_ARCHIVE
+    result = fc.configure(params)
+    assert result["changed"] and result["initrds"] == [str(initrd)] and result["files"] == []
+    assert not result["initramfs_rebuild_needed"] and result["initrds_rebuilt"] == []
+    data = initrd.read_bytes()
+    assert data.endswith(MAIN_ARCHIVE)
+    segment = initramfs.ours(initramfs.split(data)[0])[0][2]
+    assert sorted(segment) == sorted([initramfs.MARKER] + [p for p in fc.plan.plan_files([NET_FAILOVER], "networkd", {
+        "initramfs": "initramfs-tools"}) if p.startswith(initramfs.SEGMENT_PREFIXES)])
+    assert (root / "boot/initrd.img-6.1.0-50-amd64.dpkg-bak").read_bytes() == MAIN_ARCHIVE
+    again = fc.configure(params)
+    assert not again["changed"] and again["initrds"] == []
+    removed = fc.configure(dict(params, groups=[]))
+    assert removed["initrds"] == [str(initrd)] and initrd.read_bytes() == MAIN_ARCHIVE
+
+
+def test_old_copy_hook_means_a_full_rebuild(tmp_path):
+    """The main archive may hold copies from the old hook: in an image the caller rebuilds in the chroot."""
+    root = _image_with_kernel(tmp_path, MAIN_ARCHIVE)
+    hook = root / "etc/initramfs-tools/hooks/guestnet-failover"
+    hook.parent.mkdir(parents=True)
+    hook.write_text('#!/bin/sh\n# Managed by guestnet.failover\ncopy_file config "$file"\n', encoding="utf-8")
+    result = fc.configure({"groups": [NET_FAILOVER], "backend": "networkd", "root": str(root), "initramfs": "initramfs-tools"})
+    assert result["initramfs_rebuild_needed"] and result["initrds"] == []
+    assert (root / "boot/initrd.img-6.1.0-50-amd64").read_bytes() == MAIN_ARCHIVE
+
+
+def test_running_system_asks_lsinitramfs_before_the_first_swap(tmp_path):
+    """On a running host a missing segment plus our files in the main archive (lsinitramfs) means update-initramfs."""
+    root = filesmod.Root(str(_image_with_kernel(tmp_path, MAIN_ARCHIVE)))
     planned = fc.plan.plan_files([NET_FAILOVER], "networkd", {"initramfs": "initramfs-tools"})
-    updates = fc._initrd_updates(initramfs.segment_files(planned), run)  # pylint: disable=protected-access
-    assert [(p, v) for p, v, dummy in updates] == [(str(initrd), "6.1.0-50-amd64")]
-    fc._write_initrd(str(initrd), updates[0][2])  # pylint: disable=protected-access
-    assert initrd.read_bytes().endswith(main)
-    assert fc._initrd_updates(initramfs.segment_files(planned), run) == []  # pylint: disable=protected-access
-    assert not any(a[0] == "update-initramfs" for a in calls)
-
-
-def test_main_archive_with_our_files_gets_one_full_rebuild(tmp_path, monkeypatch):
-    import gzip
-    from ansible_collections.guestnet.failover.plugins.module_utils import initramfs
-    _fake_boot(tmp_path, monkeypatch, gzip.compress(b"main", mtime=0))
-    planned = fc.plan.plan_files([NET_FAILOVER], "networkd", {"initramfs": "initramfs-tools"})
-
-    def run(argv):
-        return 0, "etc/udev/rules.d/81-guestnet-failover.rules\n", ""
-    updates = fc._initrd_updates(initramfs.segment_files(planned), run)  # pylint: disable=protected-access
-    assert [new for dummy, dummy2, new in updates] == [fc.REBUILD]
-    # check mode (no run_command) predicts a change without asking lsinitramfs
-    assert len(fc._initrd_updates(initramfs.segment_files(planned), None)) == 1  # pylint: disable=protected-access
+    files = initramfs.segment_files(planned)
+    updates = fc._initrd_updates(root, files, lambda rel: True)  # pylint: disable=protected-access
+    assert [(rel, version, new) for rel, version, new in updates] == [("boot/initrd.img-6.1.0-50-amd64", "6.1.0-50-amd64", fc.REBUILD)]
+    updates = fc._initrd_updates(root, files, lambda rel: False)  # pylint: disable=protected-access
+    assert updates[0][2].endswith(MAIN_ARCHIVE)
