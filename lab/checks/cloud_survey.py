@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-3.0-or-later
 """"Before" survey (issue 11 item 4): stock cloud-init, NO collection, on the lab's cloud images.
 
@@ -20,7 +19,6 @@ import json
 import re
 import sys
 import time
-from pathlib import Path
 
 from guestnet_lab import vm
 from guestnet_lab.util import LAB_DIR, LabError

@@ -94,8 +94,8 @@ def qemu_command(name: str, topology: str, image: Path, rdir: Path, port: int, t
                 "-drive", f"file={rdir / 'overlay.qcow2'},if=none,id=disk0,format=qcow2,cache=unsafe",
                 "-device", "virtio-blk-pci,drive=disk0,bus=pcie.0,addr=0x3"]
     cmd += ["-device", "virtio-rng-pci,bus=pcie.0,addr=0x5",
-           "-netdev", f"user,id=mgmt,ipv6=off,hostfwd=tcp:127.0.0.1:{port}-:22",
-           "-device", f"virtio-net-pci,netdev=mgmt,mac={images.MGMT_MAC},bus=pcie.0,addr=0x4,romfile="]
+            "-netdev", f"user,id=mgmt,ipv6=off,hostfwd=tcp:127.0.0.1:{port}-:22",
+            "-device", f"virtio-net-pci,netdev=mgmt,mac={images.MGMT_MAC},bus=pcie.0,addr=0x4,romfile="]
     for i, port_id in enumerate(topologies.root_ports(topology), start=1):
         cmd += ["-device", f"pcie-root-port,id={port_id},slot={i},chassis={i}"]
     devices = {}

@@ -17,7 +17,6 @@ import pytest
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils import basic
 from ansible.module_utils.common.text.converters import to_bytes
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.guestnet.failover.plugins.filter import desired_groups as desired_filter
 from ansible_collections.guestnet.failover.plugins.module_utils import link_apply, netdev_read, validate

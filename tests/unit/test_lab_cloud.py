@@ -45,7 +45,7 @@ def test_disk_layout_whole_mib_after_the_gap():
     sectors, fs_kib = images.disk_layout(3 * 1024 ** 3, 2048)
     assert sectors == 3 * 1024 * 2048 - 2048
     assert fs_kib * 2 == sectors and fs_kib % 4 == 0
-    sectors, _ = images.disk_layout(10 * 1024 ** 2 + 1000, 2048)
+    sectors = images.disk_layout(10 * 1024 ** 2 + 1000, 2048)[0]
     assert sectors == 9 * 2048
     with pytest.raises(LabError):
         images.disk_layout(512 * 1024, 2048)

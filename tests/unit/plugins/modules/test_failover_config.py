@@ -2,7 +2,6 @@
 """failover_config: bad input writes nothing, idempotence, check mode, stale and legacy files, actions."""
 from __future__ import annotations
 
-import copy
 import gzip
 import json
 import os
@@ -409,6 +408,6 @@ def test_running_system_asks_lsinitramfs_before_the_first_swap(tmp_path):
     planned = fc.plan.plan_files([NET_FAILOVER], "networkd", {"initramfs": "initramfs-tools"})
     files = initramfs.segment_files(planned)
     updates = fc._initrd_updates(root, files, lambda rel: True)  # pylint: disable=protected-access
-    assert [(rel, version, new) for rel, version, new in updates] == [("boot/initrd.img-6.1.0-50-amd64", "6.1.0-50-amd64", fc.REBUILD)]
+    assert updates == [("boot/initrd.img-6.1.0-50-amd64", "6.1.0-50-amd64", fc.REBUILD)]
     updates = fc._initrd_updates(root, files, lambda rel: False)  # pylint: disable=protected-access
     assert updates[0][2].endswith(MAIN_ARCHIVE)

@@ -8,8 +8,6 @@ import sys
 
 import pytest
 
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.guestnet.failover.plugins.module_utils import link_apply, netdev_read, pyroute2_support
 from ansible_collections.guestnet.failover.plugins.modules import failover_link
