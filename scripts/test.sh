@@ -39,9 +39,10 @@ run_build() {
   rm -rf build/dist build/installed && mkdir -p build/dist build/installed
   ansible-galaxy collection build --output-path build/dist .
   local tarball; tarball=$(ls build/dist/guestnet-failover-*.tar.gz)
-  if tar -tzf "$tarball" | grep -E '(^|/)(\.venv|\.lab|\.cache|__pycache__|build)/|\.(qcow2|raw|img)$'; then
-    echo "tarball contains venv, cache or image files" >&2; exit 1
+  if tar -tzf "$tarball" | grep -E '(^|/)(\.venv|\.lab|\.cache|__pycache__|build|tests|extensions|benchmarks|lab)/|\.(qcow2|raw|img)$'; then
+    echo "tarball contains venv, cache, image, test, lab or benchmark files" >&2; exit 1
   fi
+  tar -tzf "$tarball" | grep -qx 'COPYING' || { echo "tarball has no COPYING" >&2; exit 1; }
   ansible-galaxy collection install -p build/installed "$tarball"
   local plugin
   for plugin in $(ANSIBLE_COLLECTIONS_PATH=build/installed ansible-doc -l -t module guestnet.failover | awk '{print $1}'); do
