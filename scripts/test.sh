@@ -42,7 +42,7 @@ run_build() {
   if tar -tzf "$tarball" | grep -E '(^|/)(\.venv|\.lab|\.cache|__pycache__|build|tests|extensions|benchmarks|lab)/|\.(qcow2|raw|img)$'; then
     echo "tarball contains venv, cache, image, test, lab or benchmark files" >&2; exit 1
   fi
-  tar -tzf "$tarball" | grep -qx 'COPYING' || { echo "tarball has no COPYING" >&2; exit 1; }
+  [ "$(tar -tzf "$tarball" | grep -cx COPYING)" = 1 ] || { echo "tarball has no COPYING" >&2; exit 1; }
   ansible-galaxy collection install -p build/installed "$tarball"
   local plugin
   for plugin in $(ANSIBLE_COLLECTIONS_PATH=build/installed ansible-doc -l -t module guestnet.failover | awk '{print $1}'); do
