@@ -646,19 +646,29 @@ def _backup_name(name):
     return "%s.%d.%s~" % (name, os.getpid(), time.strftime("%Y-%m-%d@%H:%M:%S"))
 
 
-def _write_new(dfd, name, content, mode):
-    """Create ``name`` in ``dfd`` (exclusive, no symlink followed) with ``content`` and ``mode``, owned by root."""
-    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o600,
-                 dir_fd=dfd)
-    try:
-        data = content.encode("utf-8")
+def _create_at(dfd, name):
+    """Open a new file ``name`` in ``dfd`` for writing: exclusive, no symlink followed, private until filled."""
+    return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o600,
+                   dir_fd=dfd)
+
+
+def _fill(fd, chunks, mode):
+    """Write ``chunks`` (bytes), then set ``mode`` and root ownership and fsync: complete before it is renamed in."""
+    for data in chunks:
         while data:
             data = data[os.write(fd, data):]
-        os.fchmod(fd, mode)
-        owner = want_owner()
-        if owner:
-            os.fchown(fd, *owner)
-        os.fsync(fd)
+    os.fchmod(fd, mode)
+    owner = want_owner()
+    if owner:
+        os.fchown(fd, *owner)
+    os.fsync(fd)
+
+
+def _write_new(dfd, name, content, mode):
+    """Create ``name`` in ``dfd`` (exclusive, no symlink followed) with ``content`` and ``mode``, owned by root."""
+    fd = _create_at(dfd, name)
+    try:
+        _fill(fd, [content.encode("utf-8")], mode)
     finally:
         os.close(fd)
 
@@ -670,20 +680,9 @@ def _copy_at(dfd, name, dest):
         info = os.fstat(src)
         if not stat.S_ISREG(info.st_mode):
             raise OSError(errno.EINVAL, "not a regular file")
-        out = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o600,
-                      dir_fd=dfd)
+        out = _create_at(dfd, dest)
         try:
-            while True:
-                chunk = os.read(src, 1 << 16)
-                if not chunk:
-                    break
-                while chunk:
-                    chunk = chunk[os.write(out, chunk):]
-            os.fchmod(out, stat.S_IMODE(info.st_mode))
-            owner = want_owner()
-            if owner:
-                os.fchown(out, *owner)
-            os.fsync(out)
+            _fill(out, iter(lambda: os.read(src, 1 << 16), b""), stat.S_IMODE(info.st_mode))
         finally:
             os.close(out)
     finally:
