@@ -646,13 +646,13 @@ def _backup_name(name):
     return "%s.%d.%s~" % (name, os.getpid(), time.strftime("%Y-%m-%d@%H:%M:%S"))
 
 
-def _create_at(dfd, name):
+def create_at(dfd, name):
     """Open a new file ``name`` in ``dfd`` for writing: exclusive, no symlink followed, private until filled."""
     return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o600,
                    dir_fd=dfd)
 
 
-def _fill(fd, chunks, mode):
+def fill(fd, chunks, mode):
     """Write ``chunks`` (bytes), then set ``mode`` and root ownership and fsync: complete before it is renamed in."""
     for data in chunks:
         while data:
@@ -666,9 +666,9 @@ def _fill(fd, chunks, mode):
 
 def _write_new(dfd, name, content, mode):
     """Create ``name`` in ``dfd`` (exclusive, no symlink followed) with ``content`` and ``mode``, owned by root."""
-    fd = _create_at(dfd, name)
+    fd = create_at(dfd, name)
     try:
-        _fill(fd, [content.encode("utf-8")], mode)
+        fill(fd, [content.encode("utf-8")], mode)
     finally:
         os.close(fd)
 
@@ -680,9 +680,9 @@ def _copy_at(dfd, name, dest):
         info = os.fstat(src)
         if not stat.S_ISREG(info.st_mode):
             raise OSError(errno.EINVAL, "not a regular file")
-        out = _create_at(dfd, dest)
+        out = create_at(dfd, dest)
         try:
-            _fill(out, iter(lambda: os.read(src, 1 << 16), b""), stat.S_IMODE(info.st_mode))
+            fill(out, iter(lambda: os.read(src, 1 << 16), b""), stat.S_IMODE(info.st_mode))
         finally:
             os.close(out)
     finally:

@@ -373,13 +373,12 @@ def _write_initrd(root, rel, data):
             os.unlink(tmp, dir_fd=dfd)  # left by a killed run
         except OSError:
             pass
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode, dir_fd=dfd)
+        fd = filesmod.create_at(dfd, tmp)
         try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, mode, dir_fd=dfd)
+            try:
+                filesmod.fill(fd, [data], mode)
+            finally:
+                os.close(fd)
             os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
         except BaseException:
             try:
@@ -500,9 +499,10 @@ def _configure(root, params, check_mode, run_command, backup):
             rc, out, dummy = run_command(["lsinitramfs", filesmod.full_path(root, rel)])
             return rc != 0 or "guestnet-failover" in out
 
-        initrd_updates = _initrd_updates(root, initramfsmod.segment_files(planned), main_may_hold_ours)
         if any(p.startswith(LEGACY_INITRAMFS_PREFIXES) for p in changed_paths):
             initrd_updates = [(rel, version, REBUILD) for rel, version in _initrds(root)]
+        else:
+            initrd_updates = _initrd_updates(root, initramfsmod.segment_files(planned), main_may_hold_ours)
         if image_mode and any(new == REBUILD for dummy, dummy2, new in initrd_updates):
             rebuild_needed = True
             initrd_updates = [u for u in initrd_updates if u[2] != REBUILD]
