@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import re
+import shlex
 import shutil
 import tarfile
 import time
@@ -19,7 +20,7 @@ RELEASES = {"12": "bookworm", "13": "trixie"}
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 
 COMMON_PACKAGES = [
-    "linux-image-amd64", "systemd-sysv", "udev", "kmod", "procps", "iproute2", "python3", "python3-apt", "python3-pyroute2",
+    "linux-image-amd64", "systemd-sysv", "udev", "kmod", "procps", "iproute2", "python3", "python3-apt",
     "openssh-server", "initramfs-tools", "network-manager", "netplan.io", "ifupdown", "libteam-utils",
     "ifenslave", "iputils-ping", "ethtool",
 ]
@@ -39,6 +40,9 @@ MASKED_UNITS = [
     "fstrim.timer", "dpkg-db-backup.timer", "getty@tty1.service", "systemd-timesyncd.service",
 ]
 
+# mgmt0 is the lab's way in (SSH) and out: it carries the default route (metric 10: below networkd's DHCP default
+# 1024, NetworkManager's 100 and any metric netplan/cloud-init set for a data NIC) and the guest resolves through
+# QEMU's user-mode NAT (10.0.2.3), so a run can install what it needs (apt) whatever it configures on the data network.
 MGMT_FILES = {
     # Name the management NIC by its fixed MAC; nothing under test may touch it.
     "etc/systemd/network/10-lab-mgmt0.link": f"[Match]\nMACAddress={MGMT_MAC}\n\n[Link]\nName=mgmt0\n",
@@ -47,13 +51,14 @@ MGMT_FILES = {
         f'SUBSYSTEM=="net", ACTION=="add|change", ATTR{{address}}=="{MGMT_MAC}", '
         'ENV{NM_UNMANAGED}="1", ENV{ID_NET_MANAGED_BY}="guestnet-lab"\n'),
     "etc/systemd/system/lab-mgmt0.service": (
-        "[Unit]\nDescription=Lab management NIC (static, no default route)\n"
+        "[Unit]\nDescription=Lab management NIC (static, default route metric 10 via user-mode NAT)\n"
         "BindsTo=sys-subsystem-net-devices-mgmt0.device\nAfter=sys-subsystem-net-devices-mgmt0.device\n"
         "Before=ssh.service\n\n"
         "[Service]\nType=oneshot\nRemainAfterExit=yes\n"
         "ExecStart=/usr/sbin/sysctl -q -w net.ipv6.conf.mgmt0.accept_ra=0 net.ipv6.conf.mgmt0.autoconf=0\n"
         "ExecStart=/usr/sbin/ip link set mgmt0 up\n"
-        "ExecStart=/usr/sbin/ip addr replace 10.0.2.15/24 dev mgmt0\n\n"
+        "ExecStart=/usr/sbin/ip addr replace 10.0.2.15/24 dev mgmt0\n"
+        "ExecStart=/usr/sbin/ip route replace default via 10.0.2.2 dev mgmt0 metric 10\n\n"
         "[Install]\nWantedBy=multi-user.target\n"),
 }
 
@@ -66,7 +71,12 @@ BASE_FILES = {
     "etc/ssh/sshd_config.d/lab.conf": "UseDNS no\nPermitRootLogin prohibit-password\n",
     "etc/systemd/journald.conf.d/lab.conf": "[Journal]\nStorage=volatile\n",
     "etc/systemd/system.conf.d/lab.conf": "[Manager]\nDefaultTimeoutStopSec=10s\n",
+    # the lab's DNS stays the NAT's: NetworkManager must not rewrite resolv.conf when it runs a data NIC (the data
+    # network's dnsmasq hands out no DNS server, so dhclient and networkd leave it alone)
+    "etc/NetworkManager/conf.d/90-lab-dns.conf": "[main]\ndns=none\nrc-manager=unmanaged\n",
 }
+# a plain file, written after the packages (mmdebstrap leaves the build host's resolv.conf behind)
+LAB_RESOLV_CONF = "nameserver 10.0.2.3"
 
 # ---- kind "cloud": built like Debian's generic/genericcloud images --------------------------------------------
 # cloud-init (NoCloud only) -> netplan -> systemd-networkd (+ systemd-resolved), nothing the collection would add
@@ -80,14 +90,6 @@ CLOUD_PACKAGES = [
 ]
 CLOUD_ROOT_LABEL = "cloudroot"
 CLOUD_CMDLINE = f"root=LABEL={CLOUD_ROOT_LABEL} ro console=ttyS0,115200 consoleblank=0"
-# The cloud guest's mgmt0 also carries the default route (metric 10: below networkd's DHCP default 1024 and any
-# metric netplan/cloud-init set for the data NIC) and DNS (resolved's global DNS=10.0.2.3), so apt works through
-# QEMU's user-mode NAT whatever cloud-init configures on the data network.
-CLOUD_MGMT_UNIT = MGMT_FILES["etc/systemd/system/lab-mgmt0.service"].replace(
-    "(static, no default route)", "(static, default route metric 10 via user-mode NAT)").replace(
-    "ExecStart=/usr/sbin/ip addr replace 10.0.2.15/24 dev mgmt0\n",
-    "ExecStart=/usr/sbin/ip addr replace 10.0.2.15/24 dev mgmt0\n"
-    "ExecStart=/usr/sbin/ip route replace default via 10.0.2.2 dev mgmt0 metric 10\n")
 CLOUD_GRUB_CFG = (
     "# guestnet lab: GRUB boots the disk's own kernel and initramfs (the /vmlinuz and /initrd.img symlinks)\n"
     "serial --unit=0 --speed=115200\nterminal_input serial\nterminal_output serial\nset timeout=0\n"
@@ -135,6 +137,7 @@ def recipe(release: str, kind: str = "lab") -> dict:
         "disabled_units": DISABLED_UNITS,
         "masked_units": MASKED_UNITS,
         "enabled_units": ["lab-mgmt0.service"],
+        "resolv_conf": LAB_RESOLV_CONF,
         "cmdline": KERNEL_CMDLINE,
         "size": "3G",
         "format": 1,
@@ -144,7 +147,6 @@ def recipe(release: str, kind: str = "lab") -> dict:
 def _cloud_recipe(release: str, suite: str, pubkey: str) -> dict:
     files = dict(CLOUD_FILES)
     files.update(MGMT_FILES)
-    files["etc/systemd/system/lab-mgmt0.service"] = CLOUD_MGMT_UNIT
     files["root/.ssh/authorized_keys"] = pubkey + "\n"
     return {
         "kind": "cloud",
@@ -278,6 +280,8 @@ def _customize_hooks(spec: dict) -> list[str]:
         'chroot "$1" passwd -d root >/dev/null',
         'rm -f "$1"/etc/machine-id && touch "$1"/etc/machine-id',
     ]
+    if spec.get("resolv_conf"):
+        hooks.append(f'rm -f "$1"/etc/resolv.conf && echo {shlex.quote(spec["resolv_conf"])} > "$1"/etc/resolv.conf')
     if spec.get("boot") == "grub-bios":
         hooks += [
             # resolved's stub, as on genericcloud (mmdebstrap may have left the host's resolv.conf behind)
