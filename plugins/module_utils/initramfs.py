@@ -12,14 +12,18 @@ Pure logic over bytes here; the module reads and writes the files.
 """
 from __future__ import annotations
 
+import hashlib
 import re
 
 MARKER = "etc/guestnet-failover.initramfs"
 MARKER_CONTENT = "early initramfs segment of guestnet.failover: its udev rules and .link files\n"
+DRACUT_MARKER_CONTENT = "initramfs files of guestnet.failover (its dracut module): udev rules and .link files\n"
 NEWC_MAGIC = (b"070701", b"070702")
 TRAILER = "TRAILER!!!"
 HEADER_LEN = 110
 INITRD_RE = re.compile(r"initrd\.img-([A-Za-z0-9][A-Za-z0-9.+_~-]*)")
+# dracut on Fedora/RHEL/SUSE names it initramfs-<version>.img (Debian's dracut keeps initrd.img-<version>)
+DRACUT_INITRD_RE = re.compile(r"initramfs-([A-Za-z0-9][A-Za-z0-9.+_~-]*)\.img")
 # the hook's mkinitramfs-time copy of the segment is built from these paths, and only these
 SEGMENT_PREFIXES = ("etc/udev/rules.d/81-guestnet-failover", "etc/systemd/network/10-guestnet-failover-")
 
@@ -120,3 +124,15 @@ def refreshed(data, files):
 def segment_files(planned):
     """The planned files ({relative path: text}) that belong in the initramfs segment."""
     return dict((path, text) for path, text in planned.items() if path.startswith(SEGMENT_PREFIXES))
+
+
+def dracut_marker(files):
+    """The marker text the dracut module writes into the initramfs it builds: DRACUT_MARKER_CONTENT and a digest of
+    ``files`` ({relative path: text}, what the module copies). dracut writes one compressed archive, so one read
+    of this file (lsinitrd -f) tells whether an initrd holds the current files; no marker when there are none."""
+    if not files:
+        return ""
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(path.encode("utf-8") + b"\0" + files[path].encode("utf-8") + b"\0")
+    return DRACUT_MARKER_CONTENT + "sha256 %s\n" % digest.hexdigest()

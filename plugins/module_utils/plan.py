@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ansible_collections.guestnet.failover.plugins.module_utils import (
     files as filesmod,
+    initramfs as initramfsmod,
     render_extras,
     render_ifupdown,
     render_netplan,
@@ -46,6 +47,7 @@ def plan_files(groups, backend, options=None):
     udev = render_udev.render(normalized, opts)
     stack = RENDERERS[backend].render(normalized, opts)
     opts["initramfs_files"] = sorted(udev)
+    opts["initramfs_marker"] = initramfs_marker(dict((path, filesmod.add_header(path, text)) for path, text in udev.items()))
     extras = render_extras.render(normalized, opts)
     for part in (udev, stack, extras):
         for path, content in part.items():
@@ -53,6 +55,11 @@ def plan_files(groups, backend, options=None):
                 raise validate.ConfigError("two renderers want different content for %s" % path)
             planned[path] = content
     return {path: filesmod.add_header(path, content) for path, content in sorted(planned.items())}
+
+
+def initramfs_marker(planned):
+    """The dracut marker of the planned files that belong in the initramfs (empty when there are none)."""
+    return initramfsmod.dracut_marker(initramfsmod.segment_files(planned))
 
 
 def _enabled_unit(root, unit):
@@ -99,11 +106,12 @@ def detect_backend(root, image_mode, is_active=None):
 def detect_initramfs(root):
     """initramfs-tools, dracut or none, by what is installed under ``root`` (symlinks followed inside it)."""
     root = filesmod.as_root(root)
-    if root.exists("usr/sbin/update-initramfs") or root.isdir("etc/initramfs-tools"):
-        return "initramfs-tools"
+    # dracut first: Debian's dracut replaces initramfs-tools and leaves its conffiles (etc/initramfs-tools) behind
     for candidate in ("usr/bin/dracut", "usr/sbin/dracut"):
         if root.exists(candidate):
             return "dracut"
+    if root.exists("usr/sbin/update-initramfs") or root.isdir("etc/initramfs-tools"):
+        return "initramfs-tools"
     return "none"
 
 

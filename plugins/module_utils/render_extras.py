@@ -54,8 +54,9 @@ def initramfs_tools_hook(paths):
     return "\n".join(lines) + "\n"
 
 
-def dracut_module(paths):
-    """dracut module-setup.sh installing the same files."""
+def dracut_module(paths, marker):
+    """dracut module-setup.sh installing the same files, plus ``marker`` (initramfs.dracut_marker of them) so a run
+    can tell whether an initrd holds the current files without a rebuild."""
     lines = [
         "#!/usr/bin/env bash",
         "# Copy the failover udev rules and .link files into the initramfs.",
@@ -71,6 +72,8 @@ def dracut_module(paths):
         "    for file in %s; do" % " ".join("/" + p for p in paths),
         '        [ -e "$file" ] && inst_simple "$file"',
         "    done",
+        '    mkdir -p "${initdir}/etc" && printf \'%%s\\n\' %s > "${initdir}/%s"' % (
+            " ".join("'%s'" % line for line in marker.splitlines()), initramfs.MARKER),
         "    return 0",
         "}",
     ]
@@ -86,7 +89,7 @@ def render(groups, options):
     """Return {path: content} for the extras asked for in ``options``.
 
     ``options``: backend, cloud_init (bool), initramfs (initramfs-tools | dracut | none),
-    initramfs_files (relative paths to copy into the initramfs).
+    initramfs_files (relative paths to copy into the initramfs), initramfs_marker (dracut: the marker text).
     """
     files = {}
     if options.get("cloud_init"):
@@ -96,7 +99,7 @@ def render(groups, options):
     if paths and kind == "initramfs-tools":
         files[INITRAMFS_TOOLS_HOOK] = initramfs_tools_hook(paths)
     elif paths and kind == "dracut":
-        files[DRACUT_MODULE] = dracut_module(paths)
+        files[DRACUT_MODULE] = dracut_module(paths, options["initramfs_marker"])
     if options.get("backend") == "ifupdown":
         for group in groups:
             if group["model"] == "team":

@@ -83,8 +83,11 @@ options:
         and in an image alike; the hook adds the same segment whenever the distribution rebuilds an initrd.
       - A full rebuild is only needed when an initrd's main archive may hold copies from an earlier hook. On a
         running host it runs C(update-initramfs -u -k VERSION); under an image O(root) nothing is run and
-        RV(initramfs_rebuild_needed) tells the caller to do it in the chroot. dracut runs C(dracut -f) on a running
-        host and sets RV(initramfs_rebuild_needed) under an image root.
+        RV(initramfs_rebuild_needed) tells the caller to do it in the chroot.
+      - dracut builds one compressed archive; its module also writes a marker with a digest of the files it copied.
+        On a running host each initrd's marker is read (C(lsinitrd -f), check mode too) and C(dracut -f INITRD
+        VERSION) runs for every initrd that does not hold the current files; under an image root
+        RV(initramfs_rebuild_needed) is set when the files changed.
     type: bool
     default: true
   cloud_init:
@@ -247,7 +250,7 @@ actions:
 initrds:
   description:
     - Initrds under O(root) whose early segment with the udev rules and C(.link) files was refreshed
-      (initramfs-tools; a file copy, no rebuild) or that were rebuilt (see RV(initrds_rebuilt)).
+      (initramfs-tools; a file copy, no rebuild) or that were rebuilt (see RV(initrds_rebuilt); with dracut every one is rebuilt).
     - Compared by content on every run, so a run killed after writing the files is completed by the next one.
   returned: always
   type: list
@@ -256,7 +259,8 @@ initrds:
 initrds_rebuilt:
   description:
     - The subset of RV(initrds) rebuilt with C(update-initramfs -u -k VERSION) instead, once, because the main
-      archive held files of an earlier hook, legacy rules were removed, or the initrd could not be parsed.
+      archive held files of an earlier hook, legacy rules were removed, or the initrd could not be parsed; with
+      dracut, every initrd rebuilt with C(dracut -f INITRD VERSION).
   returned: always
   type: list
   elements: str
@@ -280,6 +284,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.guestnet.failover.plugins.module_utils import files as filesmod
 from ansible_collections.guestnet.failover.plugins.module_utils import initramfs as initramfsmod
+from ansible_collections.guestnet.failover.plugins.module_utils import initrds
 from ansible_collections.guestnet.failover.plugins.module_utils import plan, render_extras, render_ifupdown, validate
 
 # files inside the initramfs (ours and the legacy rules we may remove), and the files putting them there
@@ -299,13 +304,8 @@ STACK_RELOAD = {
     "netplan": ["netplan", "generate"],
 }
 STACK_UNIT = {"networkd": "systemd-networkd.service", "NetworkManager": "NetworkManager.service", "ifupdown": "networking.service"}
-INITRAMFS_REBUILD = {"initramfs-tools": ["update-initramfs", "-u"], "dracut": ["dracut", "-f"]}
 # legacy rules we remove that an initrd's main archive may still hold: only a full rebuild drops them
 LEGACY_INITRAMFS_PREFIXES = ("etc/udev/rules.d/68-azure-", "etc/udev/rules.d/10-azure-")
-BOOT_DIR = "boot"
-MODULES_DIR = "lib/modules"
-REBUILD = "rebuild"
-INITRD_TMP_SUFFIX = ".guestnet-failover.tmp"
 
 
 def _announcer_files(groups):
@@ -318,77 +318,6 @@ def _announcer_files(groups):
     for item in announce.render_files(groups, "/"):
         out[item["path"].lstrip("/")] = (item["content"], int(item["mode"], 8))
     return out
-
-
-def _initrds(root):
-    """Relative path and kernel version of the initrd of every kernel installed under ``root``."""
-    found = []
-    for name in root.listdir(BOOT_DIR):
-        match = initramfsmod.INITRD_RE.fullmatch(name)
-        if match and root.isdir("%s/%s" % (MODULES_DIR, match.group(1))):
-            found.append(("%s/%s" % (BOOT_DIR, name), match.group(1)))
-    return found
-
-
-def _read_bytes(root, rel):
-    dfd, dummy, name = root.parent(rel)
-    try:
-        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=dfd)
-        with os.fdopen(fd, "rb") as handle:
-            return handle.read()
-    finally:
-        os.close(dfd)
-
-
-def _initrd_updates(root, segment_files, main_may_hold_ours):
-    """[(relative path, version, new bytes or REBUILD)] for every initrd whose early segment differs.
-
-    A full rebuild is due when the initrd cannot be parsed (or is a symlink), or when our segment is missing and
-    ``main_may_hold_ours(path)`` says the main archive may hold our files from an earlier full-copy hook:
-    swapping the segment would leave those behind, and the main archive's copies would win.
-    """
-    updates = []
-    for rel, version in _initrds(root):
-        try:
-            data = _read_bytes(root, rel)
-            new = initramfsmod.refreshed(data, segment_files)
-        except (OSError, initramfsmod.InitrdError):
-            updates.append((rel, version, REBUILD))
-            continue
-        if new is not None and segment_files and not initramfsmod.ours(initramfsmod.split(data)[0]) \
-                and main_may_hold_ours(rel):
-            new = REBUILD
-        if new is not None:
-            updates.append((rel, version, new))
-    return updates
-
-
-def _write_initrd(root, rel, data):
-    """Replace ``rel`` under ``root`` through a temporary file in its directory, keeping its mode."""
-    dfd, dummy, name = root.parent(rel)
-    tmp = name + INITRD_TMP_SUFFIX
-    try:
-        mode = os.stat(name, dir_fd=dfd, follow_symlinks=False).st_mode & 0o7777
-        try:
-            os.unlink(tmp, dir_fd=dfd)  # left by a killed run
-        except OSError:
-            pass
-        fd = filesmod.create_at(dfd, tmp)
-        try:
-            try:
-                filesmod.fill(fd, [data], mode)
-            finally:
-                os.close(fd)
-            os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
-        except BaseException:
-            try:
-                os.unlink(tmp, dir_fd=dfd)
-            except OSError:
-                pass
-            raise
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
 
 
 def is_image_root(root):
@@ -500,17 +429,17 @@ def _configure(root, params, check_mode, run_command, backup):
             return rc != 0 or "guestnet-failover" in out
 
         if any(p.startswith(LEGACY_INITRAMFS_PREFIXES) for p in changed_paths):
-            initrd_updates = [(rel, version, REBUILD) for rel, version in _initrds(root)]
+            initrd_updates = [(rel, version, initrds.REBUILD) for rel, version in initrds.found(root)]
         else:
-            initrd_updates = _initrd_updates(root, initramfsmod.segment_files(planned), main_may_hold_ours)
-        if image_mode and any(new == REBUILD for dummy, dummy2, new in initrd_updates):
+            initrd_updates = initrds.segment_updates(root, initramfsmod.segment_files(planned), main_may_hold_ours)
+        if image_mode and any(new == initrds.REBUILD for dummy, dummy2, new in initrd_updates):
             rebuild_needed = True
-            initrd_updates = [u for u in initrd_updates if u[2] != REBUILD]
-    elif initramfs_changed and initramfs in INITRAMFS_REBUILD:
-        if image_mode or not params.get("initramfs_rebuild", True):
-            rebuild_needed = True
-        else:
-            actions.append(INITRAMFS_REBUILD[initramfs])
+            initrd_updates = [u for u in initrd_updates if u[2] != initrds.REBUILD]
+    elif initramfs == "dracut" and params.get("initramfs_rebuild", True) and not image_mode:
+        initrd_updates = initrds.dracut_updates(root, plan.initramfs_marker(planned), run_command)
+    elif initramfs_changed and initramfs in initrds.REBUILD_COMMAND:
+        # an image (no decompressor for its initrds here) or initramfs_rebuild=false: the caller rebuilds
+        rebuild_needed = True
 
     backups = {}
     removed_dirs = []
@@ -526,14 +455,14 @@ def _configure(root, params, check_mode, run_command, backup):
                 raise RuntimeError("%s failed (rc %d): %s" % (" ".join(argv), rc, (err or out).strip()))
     if not check_mode:
         for rel, version, new in initrd_updates:
-            if new == REBUILD:
-                argv = INITRAMFS_REBUILD["initramfs-tools"] + ["-k", version]
+            if new == initrds.REBUILD:
+                argv = initrds.rebuild_argv(initramfs, root, rel, version)
                 rc, out, err = run_command(argv)
                 if rc != 0:
                     raise RuntimeError("%s failed (rc %d): %s" % (" ".join(argv), rc, (err or out).strip()))
             else:
                 try:
-                    _write_initrd(root, rel, new)
+                    initrds.write(root, rel, new)
                 except OSError as exc:
                     raise filesmod.FileError(filesmod.full_path(root, rel), "cannot replace the initrd: %s" % exc.strerror,
                                              changed=True, done=[filesmod.full_path(root, p) for p in changed_paths])
@@ -541,7 +470,7 @@ def _configure(root, params, check_mode, run_command, backup):
     return {
         "changed": bool(change_list) or bool(removed_dirs) or bool(initrd_updates),
         "initrds": [filesmod.full_path(root, rel) for rel, dummy, dummy2 in initrd_updates],
-        "initrds_rebuilt": [filesmod.full_path(root, rel) for rel, dummy, new in initrd_updates if new == REBUILD],
+        "initrds_rebuilt": [filesmod.full_path(root, rel) for rel, dummy, new in initrd_updates if new == initrds.REBUILD],
         "files": [filesmod.full_path(root, p) for p in changed_paths],
         "removed": [filesmod.full_path(root, c["path"]) for c in change_list if c["after"] is None and c["reason"] != "temp"] + removed_dirs,
         "temp_files_removed": [filesmod.full_path(root, c["path"]) for c in change_list if c["reason"] == "temp"],

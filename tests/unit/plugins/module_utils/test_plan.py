@@ -101,11 +101,12 @@ def test_netplan_own_file_does_not_count(tmp_path):
 
 def test_detect_initramfs(tmp_path):
     assert plan.detect_initramfs(str(tmp_path)) == "none"
+    os.makedirs(str(tmp_path / "etc/initramfs-tools"))
+    assert plan.detect_initramfs(str(tmp_path)) == "initramfs-tools"
+    # Debian's dracut replaces initramfs-tools and leaves etc/initramfs-tools (conffiles) behind
     os.makedirs(str(tmp_path / "usr/bin"))
     (tmp_path / "usr/bin/dracut").write_text("")
     assert plan.detect_initramfs(str(tmp_path)) == "dracut"
-    os.makedirs(str(tmp_path / "etc/initramfs-tools"))
-    assert plan.detect_initramfs(str(tmp_path)) == "initramfs-tools"
 
 
 def test_legacy_patterns(tmp_path):

@@ -12,7 +12,8 @@ import pytest
 from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.guestnet.failover.plugins.module_utils import files as filesmod
-from ansible_collections.guestnet.failover.plugins.module_utils import initramfs, validate
+from ansible_collections.guestnet.failover.plugins.module_utils import initramfs, plan, validate
+from ansible_collections.guestnet.failover.plugins.module_utils import initrds as initrds_mod
 from ansible_collections.guestnet.failover.plugins.modules import failover_config as fc
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "module_utils"))
@@ -270,7 +271,7 @@ def test_live_actions_only_when_changed(tmp_path, monkeypatch):
     params = {"groups": [NET_FAILOVER], "backend": "auto", "initramfs": "dracut", "root": str(tmp_path)}
     checked = fc.configure(params, check_mode=True, run_command=run_command)
     assert checked["actions"] == ["udevadm control --reload", "udevadm trigger --subsystem-match=net --action=change",
-                                  "udevadm settle --timeout=30", "nmcli connection reload", "dracut -f"]
+                                  "udevadm settle --timeout=30", "nmcli connection reload"]
     assert [r for r in ran if not r.startswith("systemctl")] == []
     result = fc.configure(params, run_command=run_command)
     assert result["backend"] == "NetworkManager"
@@ -282,6 +283,49 @@ def test_live_actions_only_when_changed(tmp_path, monkeypatch):
     # a change in the connection profile alone does not touch udev or the initramfs
     changed = fc.configure(dict(params, groups=[_g(NET_FAILOVER, dns=["192.0.2.53"])]), run_command=run_command)
     assert changed["actions"] == ["nmcli connection reload"] and not changed["initramfs_rebuild_needed"]
+
+
+def test_dracut_initrds_rebuilt_until_they_hold_the_marker(tmp_path, monkeypatch):
+    """dracut: every initrd whose marker (lsinitrd -f) is not the planned one is rebuilt, check mode predicts it,
+    a run killed after the files were written is completed by the rerun, and no groups drop the marker."""
+    monkeypatch.setattr(fc, "is_image_root", lambda root: False)
+    versions = ("6.1.0-9-amd64", "6.12.1-1.el9")
+    names = ("boot/initrd.img-6.1.0-9-amd64", "boot/initramfs-6.12.1-1.el9.img")
+    for version, name in zip(versions, names):
+        (tmp_path / "lib/modules" / version).mkdir(parents=True)
+        (tmp_path / "boot").mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(b"dracut image")
+    (tmp_path / "boot/initrd.img-5.10.0-1-amd64").write_bytes(b"no modules: not a kernel of this root")
+    inside = {}  # initrd path -> marker text dracut put inside
+    ran = []
+
+    def run_command(argv):
+        ran.append(argv)
+        if argv[0] == "lsinitrd":
+            return 0, inside.get(argv[-1], ""), ""
+        if argv[0] == "dracut":
+            inside[argv[2]] = plan.initramfs_marker(plan.plan_files(params["groups"], "networkd", {"initramfs": "dracut"}))
+        return (3 if argv[:2] == ["systemctl", "is-active"] else 0), "", ""
+    params = {"groups": [NET_FAILOVER], "backend": "networkd", "initramfs": "dracut", "root": str(tmp_path)}
+    initrds = [str(tmp_path / name) for name in names]
+    checked = fc.configure(params, check_mode=True, run_command=run_command)
+    assert sorted(checked["initrds"]) == sorted(initrds) and sorted(checked["initrds_rebuilt"]) == sorted(initrds)
+    assert [a[0] for a in ran if a[0] not in ("systemctl", "lsinitrd")] == []
+    del ran[:]
+    result = fc.configure(params, run_command=run_command)
+    assert sorted(result["initrds_rebuilt"]) == sorted(initrds)
+    assert sorted(a for a in ran if a[0] == "dracut") == sorted(
+        ["dracut", "-f", str(tmp_path / name), version] for version, name in zip(versions, names))
+    assert all(inside[path].startswith("initramfs files of guestnet.failover") for path in initrds)
+    assert fc.configure(params, run_command=run_command)["changed"] is False
+    # killed after the files were written: the files compare equal, the initrd does not
+    inside[initrds[0]] = ""
+    rerun = fc.configure(params, run_command=run_command)
+    assert rerun["changed"] and rerun["files"] == [] and rerun["initrds_rebuilt"] == [initrds[0]]
+    # no groups: the module goes, and so must the marker (dracut -f without our module writes none)
+    params = dict(params, groups=[])
+    cleared = fc.configure(params, run_command=run_command)
+    assert sorted(cleared["initrds_rebuilt"]) == sorted(initrds)
 
 
 def test_stack_not_running_is_not_reloaded(tmp_path, monkeypatch):
@@ -407,7 +451,7 @@ def test_running_system_asks_lsinitramfs_before_the_first_swap(tmp_path):
     root = filesmod.Root(str(_image_with_kernel(tmp_path, MAIN_ARCHIVE)))
     planned = fc.plan.plan_files([NET_FAILOVER], "networkd", {"initramfs": "initramfs-tools"})
     files = initramfs.segment_files(planned)
-    updates = fc._initrd_updates(root, files, lambda rel: True)  # pylint: disable=protected-access
-    assert updates == [("boot/initrd.img-6.1.0-50-amd64", "6.1.0-50-amd64", fc.REBUILD)]
-    updates = fc._initrd_updates(root, files, lambda rel: False)  # pylint: disable=protected-access
+    updates = initrds_mod.segment_updates(root, files, lambda rel: True)
+    assert updates == [("boot/initrd.img-6.1.0-50-amd64", "6.1.0-50-amd64", initrds_mod.REBUILD)]
+    updates = initrds_mod.segment_updates(root, files, lambda rel: False)
     assert updates[0][2].endswith(MAIN_ARCHIVE)
