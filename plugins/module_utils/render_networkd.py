@@ -18,15 +18,15 @@ def _path(prefix, ident, suffix):
 
 
 def lowers_file(group):
-    """(path, content) of the file that keeps networkd off a kernel-paired group's lowers."""
-    drivers = ([group["pv_driver"]] if group["model"] == "net_failover" else []) + group["vf_match"]
+    """(path, content) of the file that keeps networkd off a kernel-paired group's lowers: matched like
+    render_udev.lowers_link (permanent MAC, any driver but the upper's), so a VF of any driver is covered."""
     content = ("# lowers of %s group %s: never configured\n"
                "[Match]\n"
-               "MACAddress=%s\n"
-               "Driver=%s\n"
+               "PermanentMACAddress=%s\n"
+               "Driver=!%s\n"
                "\n"
                "[Link]\n"
-               "Unmanaged=yes\n") % (group["model"], group["mac"], group["mac"], " ".join(drivers))
+               "Unmanaged=yes\n") % (group["model"], group["mac"], group["mac"], UPPER_DRIVER[group["model"]])
     return _path("06", group["id"], "-lowers.network"), content
 
 

@@ -40,22 +40,24 @@ def link_path(name):
     return "%s/10-guestnet-failover-%s.link" % (LINK_DIR, name)
 
 
-def lowers_link(group, drivers):
+def lowers_link(group):
     """(path, content): the lowers of a kernel-paired group keep the distribution's name policy.
 
     Without it the first ``.link`` matching their MAC names them: netplan's ``10-netplan-<id>.link`` for a
     cloud-init ``set-name`` matches ``PermanentMACAddress`` alone, so the standby or the VF would be given the
     upper's name, the rename fails ("File exists") and networkd leaves the device "pending" for good.
+    The kernel pairs by MAC whatever the VF's driver, so the match does too: every device whose permanent MAC
+    is the group's (physical devices only: a VLAN or bridge on the upper has none) except the upper.
     """
     content = ("# lowers of %s group %s: the distribution's names, never the upper's\n"
                "[Match]\n"
-               "MACAddress=%s\n"
-               "Driver=%s\n"
+               "PermanentMACAddress=%s\n"
+               "Driver=!%s\n"
                "\n"
                "[Link]\n"
                "NamePolicy=keep kernel database onboard slot path\n"
                "AlternativeNamesPolicy=database onboard slot path\n"
-               "MACAddressPolicy=none\n") % (group["model"], group["mac"], group["mac"], " ".join(drivers))
+               "MACAddressPolicy=none\n") % (group["model"], group["mac"], group["mac"], UPPER_DRIVER[group["model"]])
     return "%s/10-guestnet-failover-%s-lowers.link" % (LINK_DIR, group["id"]), content
 
 
@@ -70,8 +72,8 @@ def _link(name, mac, drivers, comment):
             "MACAddressPolicy=none\n") % (comment, mac, " ".join(drivers), name)
 
 
-def _rule(mac, drivers, unmanaged_nm, managed_by, silent):
-    keys = ['ENV{ID_NET_DRIVER}=="%s"' % "|".join(drivers), 'ATTR{address}=="%s"' % mac, FINAL_NAME]
+def _rule(mac, driver_match, unmanaged_nm, managed_by, silent):
+    keys = driver_match + ['ATTR{address}=="%s"' % mac, FINAL_NAME]
     if unmanaged_nm:
         keys.append('ENV{NM_UNMANAGED}="1"')
     if managed_by:
@@ -104,9 +106,10 @@ def render(groups, options):
         if model in ("net_failover", "netvsc"):
             upper = group["name"] or "(unnamed, matched by MAC)"
             lines.append("# %s group %s, upper %s" % (model, group["mac"], upper))
-            lowers = ([group["pv_driver"]] if model == "net_failover" else []) + group["vf_match"]
+            # any driver but the upper's (the kernel pairs by MAC alone); no virtual device (VLAN, bridge) on top
+            lowers = ['ENV{ID_NET_DRIVER}!="%s"' % UPPER_DRIVER[model], 'DEVPATH!="/devices/virtual/*"']
             lines.append(_rule(group["mac"], lowers, True, True, silent))
-            path, content = lowers_link(group, lowers)
+            path, content = lowers_link(group)
             files[path] = content
             if group["name"]:
                 lines.append(_upper_rule(model, group["mac"]))
@@ -119,7 +122,7 @@ def render(groups, options):
         nm_off = backend in ("networkd", "ifupdown")
         networkd_off = backend in ("NetworkManager", "ifupdown")
         for mac, drivers in ((group["mac"], [group["pv_driver"]]), (group["vf_mac"], group["vf_match"])):
-            lines.append(_rule(mac, drivers, nm_off, networkd_off, silent))
+            lines.append(_rule(mac, ['ENV{ID_NET_DRIVER}=="%s"' % "|".join(drivers)], nm_off, networkd_off, silent))
         speed = TEAM_PV_SPEED.get(group["pv_driver"]) if model == "team" else None
         if speed:
             lines.append('ENV{ID_NET_DRIVER}=="%s", ATTR{address}=="%s", RUN+="%s -s $name speed %d duplex full"'

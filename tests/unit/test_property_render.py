@@ -25,6 +25,9 @@ VF_DRIVERS = ("mlx5_core", "mlx4_core", "ixgbevf", "iavf", "e1000e", "mana", "bn
 PV_DRIVERS = ("virtio_net", "vmxnet3", "vif")
 NAME = st.from_regex(r"[a-z][a-z0-9_]{0,6}", fullmatch=True).filter(lambda n: n not in validate.RESERVED_NAMES)
 
+# the upper device's driver per kernel-paired model (the oracle here, independent of render_udev)
+UPPER = {"net_failover": "net_failover", "netvsc": "hv_netvsc"}
+
 
 # ----------------------------------------------------------------------------- strategies
 @st.composite
@@ -259,7 +262,8 @@ def check_networkd(files, g):
         assert values(one(upper, "Match"), "MACAddress") == [g["mac"]]
         lowers = parse_ini(files["etc/systemd/network/06-guestnet-failover-%s-lowers.network" % g["id"]])
         assert [s for s, i in lowers] == ["Match", "Link"] and one(lowers, "Link") == [("Unmanaged", "yes")]
-        assert values(one(lowers, "Match"), "MACAddress") == [g["mac"]]
+        assert values(one(lowers, "Match"), "PermanentMACAddress") == [g["mac"]]
+        assert values(one(lowers, "Match"), "Driver") == ["!" + UPPER[g["model"]]]
     else:
         netdev = parse_ini(files["etc/systemd/network/05-guestnet-failover-%s.netdev" % g["name"]])
         assert [s for s, i in netdev] == ["NetDev", "Bond"]
@@ -383,7 +387,8 @@ def check_udev(files, groups, all_files):
             structural += 1
             continue
         assert len(addr) == 1 and addr[0] in macs, rule
-        assert all(re.fullmatch(r"ENV\{[A-Z_]+\}|ATTR\{address\}|NAME|RUN|SYSCTL\{net/ipv6/conf/%k/disable_ipv6\}", k) for k in keys), keys
+        assert all(re.fullmatch(r"ENV\{[A-Z_]+\}|ATTR\{address\}|NAME|RUN|SYSCTL\{net/ipv6/conf/%k/disable_ipv6\}|DEVPATH", k)
+                   for k in keys), keys
     assert structural == 3  # SUBSYSTEM!= GOTO, ACTION== GOTO, LABEL
     assert len(rules) - structural <= 4 * len(groups)
     for path, content in all_files.items():
@@ -393,9 +398,12 @@ def check_udev(files, groups, all_files):
             name = values(one(link, "Link"), "Name")
             if path.endswith("-lowers.link"):  # lowers keep the distribution's name policy
                 assert name == [] and values(one(link, "Link"), "NamePolicy") == ["keep kernel database onboard slot path"]
+                # any driver but the upper's, physical devices only (a permanent MAC)
+                assert values(one(link, "Match"), "PermanentMACAddress")[0] in macs
+                assert values(one(link, "Match"), "Driver")[0] in ("!net_failover", "!hv_netvsc")
             else:
                 assert len(name) == 1 and path.endswith("-%s.link" % name[0])
-            assert values(one(link, "Match"), "MACAddress")[0] in macs
+                assert values(one(link, "Match"), "MACAddress")[0] in macs
 
 
 @given(scenario())
