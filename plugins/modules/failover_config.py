@@ -130,6 +130,12 @@ options:
       - A stack whose service is not running is not asked to reload; it reads the files when it starts.
     type: bool
     default: true
+  lock_timeout:
+    description:
+      - Runs are serialised per root (C(/run/guestnet-failover.lock) on the running system, the root directory itself
+        under an image root). A second run waits up to this many seconds for the first, then fails naming the lock.
+    type: int
+    default: 900
 attributes:
   check_mode:
     support: full
@@ -285,7 +291,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.guestnet.failover.plugins.module_utils import files as filesmod
 from ansible_collections.guestnet.failover.plugins.module_utils import initramfs as initramfsmod
 from ansible_collections.guestnet.failover.plugins.module_utils import initrds
-from ansible_collections.guestnet.failover.plugins.module_utils import plan, render_extras, render_ifupdown, validate
+from ansible_collections.guestnet.failover.plugins.module_utils import plan, render_extras, render_ifupdown, runlock, validate
 
 # files inside the initramfs (ours and the legacy rules we may remove), and the files putting them there
 INITRAMFS_PREFIXES = ("etc/udev/rules.d/81-guestnet-failover", "etc/udev/rules.d/68-azure-", "etc/udev/rules.d/10-azure-",
@@ -304,6 +310,8 @@ STACK_RELOAD = {
     "netplan": ["netplan", "generate"],
 }
 STACK_UNIT = {"networkd": "systemd-networkd.service", "NetworkManager": "NetworkManager.service", "ifupdown": "networking.service"}
+# long enough for another run's full initramfs rebuild under emulation (update-initramfs -u: ~10 min in a TCG guest)
+LOCK_TIMEOUT = 900
 # legacy rules we remove that an initrd's main archive may still hold: only a full rebuild drops them
 LEGACY_INITRAMFS_PREFIXES = ("etc/udev/rules.d/68-azure-", "etc/udev/rules.d/10-azure-")
 
@@ -336,7 +344,8 @@ def configure(params, check_mode=False, run_command=None, backup=None):
     root_param = params.get("root")
     root = filesmod.Root("/" if root_param is None else root_param)
     try:
-        return _configure(root, params, check_mode, run_command, backup)
+        with runlock.held(root, params.get("lock_timeout", LOCK_TIMEOUT)):
+            return _configure(root, params, check_mode, run_command, backup)
     except OSError as exc:
         # reading the root (planning) failed: nothing was written yet
         path = exc.filename if isinstance(exc.filename, str) else root.path
@@ -500,6 +509,7 @@ def main():
             lowers_silent=dict(type="bool", default=True),
             announcer=dict(type="bool", default=False),
             reload=dict(type="bool", default=True),
+            lock_timeout=dict(type="int", default=LOCK_TIMEOUT),
         ),
         supports_check_mode=True,
     )
@@ -515,6 +525,8 @@ def main():
         module.fail_json(msg=str(exc), changed=False)
     except filesmod.FileError as exc:
         module.fail_json(msg=str(exc), changed=exc.changed, path=exc.path, files=exc.done)
+    except runlock.Busy as exc:
+        module.fail_json(msg=str(exc), changed=False)
     except RuntimeError as exc:
         module.fail_json(msg=str(exc), changed=True)
     diff = result.pop("diff")

@@ -1,0 +1,59 @@
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Execute stage (serialisation): one guestnet.failover run at a time per root.
+
+Two runs at once would interleave their writes, reloads and initramfs work. On the running system the lock is
+``/run/guestnet-failover.lock`` (tmpfs: gone with the boot, never in an image); under an image root it is the
+root directory itself (flock on its fd), so nothing is written into the image for it. The second run waits for
+the first, up to a timeout, then fails with a message naming the lock and the holder's pid when known.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import time
+
+LIVE_LOCK = "/run/guestnet-failover.lock"
+POLL_SECONDS = 0.2
+
+
+class Busy(Exception):
+    """Another run held the lock for longer than the timeout."""
+
+
+def _holder(fd):
+    try:
+        return os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+    except OSError:
+        return ""
+
+
+@contextlib.contextmanager
+def held(root, timeout, live_lock=LIVE_LOCK, clock=time.monotonic, pause=time.sleep):
+    """Hold the run lock of ``root`` (a files.Root) while the block runs; raise Busy after ``timeout`` seconds."""
+    live = root.path == "/"
+    if live:
+        fd = os.open(live_lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o600)
+        shown = live_lock
+    else:
+        fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0), dir_fd=root.fd)
+        shown = "%s (the image root)" % root.path
+    try:
+        deadline = clock() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if clock() >= deadline:
+                    pid = _holder(fd) if live else ""
+                    raise Busy("another guestnet.failover run holds %s%s; waited %d s (lock_timeout)"
+                               % (shown, " (pid %s)" % pid if pid else "", timeout))
+                pause(POLL_SECONDS)
+        if live:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, ("%d\n" % os.getpid()).encode("ascii"), 0)
+        yield
+    finally:
+        os.close(fd)  # closing the last descriptor releases the flock
