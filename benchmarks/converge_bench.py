@@ -54,6 +54,9 @@ def lsr_playbook(pv, vf):
         "become": True,
         "vars": {
             "network_provider": "nm",
+            # the role's defaults name RHEL packages (NetworkManager, python3-gobject-base); Debian's, installed
+            # by prepare, so its package step finds them all and installs nothing
+            "network_packages": ["network-manager", "python3-gi", "gir1.2-nm-1.0"],
             "network_connections": [
                 {"name": "bond0", "type": "bond", "interface_name": "bond0", "state": "up",
                  "bond": {"mode": "active-backup", "miimon": 100, "primary": vf},
