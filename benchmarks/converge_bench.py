@@ -165,7 +165,7 @@ def table(results, host_load):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     ap.add_argument("--lsr", required=True, help="checkout of linux-system-roles/network (the role's root)")
     ap.add_argument("--release", default="12")
     ap.add_argument("--ref", default="HEAD", help="git ref of the collection to measure")

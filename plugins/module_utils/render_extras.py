@@ -72,6 +72,8 @@ def dracut_module(paths, marker):
         "    for file in %s; do" % " ".join("/" + p for p in paths),
         '        [ -e "$file" ] && inst_simple "$file"',
         "    done",
+        "    # initdir is dracut's staging directory",
+        "    # shellcheck disable=SC2154",
         '    mkdir -p "${initdir}/etc" && printf \'%%s\\n\' %s > "${initdir}/%s"' % (
             " ".join("'%s'" % line for line in marker.splitlines()), initramfs.MARKER),
         "    return 0",

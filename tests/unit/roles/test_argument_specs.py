@@ -21,8 +21,9 @@ PLAYBOOK = """
 
 @pytest.mark.parametrize("role, var, value, expected", [
     ("kvm", "kvm_fallback", "lacp", "value of kvm_fallback must be one of: bond, team, fail, got: lacp"),
-    ("generic", "generic_mode", "lacp", "value of generic_mode must be one of: bond, team, got: lacp"),
-    ("hyperv", "hyperv_dpdk_macs", "{a: 1}", "hyperv_dpdk_macs"),
+    ("generic", "generic_fallback", "lacp", "value of generic_fallback must be one of: bond, team, fail, got: lacp"),
+    ("hyperv", "hyperv_no_address_macs", "{a: 1}", "hyperv_no_address_macs"),
+    ("kvm", "kvm_ipv4", "{metod: static}", "kvm_ipv4"),
     ("failover", "failover_flavour", "vmware", "value of failover_flavour must be one of: auto, kvm, hyperv, generic, got: vmware"),
     ("apply", "apply_backend", "systemd", "value of apply_backend must be one of"),
     ("kvm", "kvm_runtime", "maybe", "kvm_runtime"),

@@ -13,6 +13,8 @@ install() {
     for file in /etc/systemd/network/10-guestnet-failover-bond0pv.link /etc/systemd/network/10-guestnet-failover-bond0vf.link /etc/udev/rules.d/81-guestnet-failover.rules; do
         [ -e "$file" ] && inst_simple "$file"
     done
+    # initdir is dracut's staging directory
+    # shellcheck disable=SC2154
     mkdir -p "${initdir}/etc" && printf '%s\n' 'initramfs files of guestnet.failover (its dracut module): udev rules and .link files' 'sha256 88d921bde96648b1dcee1404c14ffa4c98cccd4fc5142b351cae3df5b9c6e301' > "${initdir}/etc/guestnet-failover.initramfs"
     return 0
 }
