@@ -12,9 +12,24 @@ mkdir -p .cache/collections/ansible_collections/guestnet
 
 stage() { printf '\n===== %s =====\n' "$*"; }
 
+# ansible-test wants the collection at ansible_collections/<ns>/<name>: a copy of the tracked files there (a git repo).
+collection_tree() {
+  local tree="$ROOT/build/$1/ansible_collections/guestnet/failover"
+  rm -rf "${ROOT:?}/build/$1" && mkdir -p "$tree"
+  git ls-files -co --exclude-standard | rsync -a --files-from=- ./ "$tree/"
+  (cd "$tree" && git init -q && git add -A)
+  echo "$tree"
+}
+
+# the controller's Python: 3.11 on Debian 12, 3.13 on Debian 13
+controller_python() { python -c 'import sys; print("%d.%d" % sys.version_info[:2])'; }
+
 run_unit() {
-  stage "pytest unit tests"
-  pytest tests/unit -q
+  # the same tests `pytest tests/unit` runs (the inner loop), here as ansible-test runs them for a collection:
+  # target tests (modules, module_utils) see only ansible.module_utils, requirements from tests/unit/requirements.txt
+  stage "ansible-test units"
+  local tree; tree=$(collection_tree units)
+  (cd "$tree" && ansible-test units --venv --requirements --python "$(controller_python)" --color no)
 }
 
 run_lint() {
@@ -25,13 +40,8 @@ run_lint() {
 
 run_sanity() {
   stage "ansible-test sanity"
-  # ansible-test wants the collection at ansible_collections/<ns>/<name>; copy the tracked files there.
-  local tree="$ROOT/build/sanity/ansible_collections/guestnet/failover"
-  rm -rf "$ROOT/build/sanity" && mkdir -p "$tree"
-  git ls-files -co --exclude-standard | rsync -a --files-from=- ./ "$tree/"
-  # the controller's Python: 3.11 on Debian 12, 3.13 on Debian 13
-  local py; py=$(python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-  (cd "$tree" && git init -q && git add -A && ansible-test sanity --venv --requirements --python "$py" --color no)
+  local tree; tree=$(collection_tree sanity)
+  (cd "$tree" && ansible-test sanity --venv --requirements --python "$(controller_python)" --color no)
 }
 
 run_build() {

@@ -20,3 +20,8 @@ if settings is not None:
     settings.register_profile("guestnet", max_examples=EXPLORE or 150, deadline=None, database=None,
                               derandomize=not EXPLORE, suppress_health_check=[HealthCheck.too_slow])
     settings.load_profile("guestnet")
+
+
+def pytest_configure(config):
+    """Register the markers here too: `ansible-test units` runs pytest with its own ini file, not pytest.ini."""
+    config.addinivalue_line("markers", "netns: needs root and network namespaces on the host")

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import pytest
-from capture_fixtures import load
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.guestnet.failover.plugins.filter.topology import FilterModule
 from ansible_collections.guestnet.failover.plugins.module_utils.classify import groups
 from ansible_collections.guestnet.failover.plugins.module_utils.findings import evaluate
 from ansible_collections.guestnet.failover.plugins.module_utils.report import ReportError, render
+from ansible_collections.guestnet.failover.tests.unit.plugins.module_utils.capture_fixtures import load
 
 
 def fact(name, drop_findings=False):
