@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite (README: `make test`). Stages can be picked: scripts/test.sh unit lint sanity build oldest molecule
+# The whole test suite (README: `make test`). Stages can be picked: scripts/test.sh unit lint sanity build oldest docs molecule
 # `fast` = all but molecule (no VMs). SCENARIO=name limits the molecule stage to one scenario.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -142,6 +142,28 @@ run_oldest() {
   )
 }
 
+run_docs() {
+  # the docs site of the collection as installed from its tarball: antsibull-docs writes RST from the plugin and role
+  # docs, Sphinx renders it with the Ansible theme; warnings are errors
+  stage "docs site (antsibull-docs + sphinx)"
+  local site="$ROOT/build/docsite"
+  rm -rf build/docs-dist "$site" && mkdir -p build/docs-dist "$site/rst" && chmod 755 "$site" && chmod og-w "$site/rst"
+  ansible-galaxy collection build --output-path build/docs-dist .
+  ANSIBLE_COLLECTIONS_PATH=$site/installed ansible-galaxy collection install -p "$site/installed" build/docs-dist/*.tar.gz
+  cp extensions/docsite/conf.py extensions/docsite/antsibull-docs.cfg "$site/"
+  ANSIBLE_COLLECTIONS_PATH=$site/installed antsibull-docs --config-file "$site/antsibull-docs.cfg" collection \
+    --cleanup everything --fail-on-error --use-current --dest-dir "$site/rst" guestnet.failover
+  cp extensions/docsite/index.rst extensions/docsite/offline-labels.rst "$site/rst/"
+  sphinx-build -M html "$site/rst" "$site/build" -c "$site" -W --keep-going -q
+  # a page for every module, filter and role
+  local page
+  for page in failover_config_module netdev_facts_module failover_link_module topology_report_filter \
+              fleet_report_filter fleet_summary_filter failover_role kvm_role index; do
+    [ -s "$site/build/html/collections/guestnet/failover/$page.html" ] || { echo "docs site lacks $page" >&2; return 1; }
+  done
+  echo "docs site: $site/build/html/collections/guestnet/failover/index.html"
+}
+
 run_molecule() {
   stage "molecule scenarios in the VM lab"
   local s failed=()
@@ -156,7 +178,7 @@ run_molecule() {
 }
 
 stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=(unit lint sanity build oldest molecule)
-[ "${stages[*]}" != fast ] || stages=(unit lint sanity build oldest)
+[ ${#stages[@]} -gt 0 ] || stages=(unit lint sanity build oldest docs molecule)
+[ "${stages[*]}" != fast ] || stages=(unit lint sanity build oldest docs)
 for s in "${stages[@]}"; do "run_$s"; done
 stage "all stages passed: ${stages[*]}"
