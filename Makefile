@@ -1,5 +1,5 @@
 # Developer entry point. The two commands a new user needs: `make demo` and `make test`.
-.PHONY: setup demo test fast unit lint sanity build molecule clean
+.PHONY: setup demo test fast unit lint sanity build oldest docs molecule clean
 
 setup:
 	./scripts/bootstrap.sh
@@ -7,13 +7,13 @@ setup:
 demo: ## main job: boot the lab guest with a virtio failover pair, apply site.yml, print the report
 	./scripts/demo.sh
 
-test: ## the whole test suite (unit, lint, sanity, build, Molecule VM scenarios)
+test: ## the whole test suite (unit, lint, sanity, build, oldest, docs, Molecule VM scenarios)
 	./scripts/test.sh
 
 fast: ## inner loop: everything but the VM scenarios
 	./scripts/test.sh fast
 
-unit lint sanity build molecule:
+unit lint sanity build oldest docs molecule:
 	./scripts/test.sh $@
 
 clean:

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # The main job (README: `make demo`): boot a lab guest with a real virtio failover pair (net_failover 3-netdev),
-# apply playbooks/site.yml with no variables, print the topology report. DEMO_KEEP=1 leaves the VM running.
+# apply guestnet.failover.site with no variables, print the topology report. DEMO_KEEP=1 leaves the VM running.
+# The collection is used as a user gets it: the built tarball installed with ansible-galaxy, not the checkout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 ./scripts/bootstrap.sh
 export PATH="$ROOT/.venv/bin:$PATH" PYTHONPATH="$ROOT/lab"
-export ANSIBLE_COLLECTIONS_PATH="$ROOT/.cache/collections" ANSIBLE_HOST_KEY_CHECKING=False
-mkdir -p .cache/collections/ansible_collections/guestnet
-[ -L .cache/collections/ansible_collections/guestnet/failover ] || ln -s "$ROOT" .cache/collections/ansible_collections/guestnet/failover
+export ANSIBLE_COLLECTIONS_PATH="$ROOT/build/demo/collections" ANSIBLE_HOST_KEY_CHECKING=False
+rm -rf build/demo && mkdir -p build/demo/dist
+ansible-galaxy collection build --output-path build/demo/dist .
+ansible-galaxy collection install -p "$ANSIBLE_COLLECTIONS_PATH" build/demo/dist/guestnet-failover-*.tar.gz
 
 name=demo
 release=${DEMO_RELEASE:-12}
@@ -26,8 +28,8 @@ PY
 # The lab image ships every stack disabled; a cloud image runs one. The demo's guest runs systemd-networkd.
 python -m guestnet_lab ssh "$name" "systemctl enable --now systemd-networkd" >/dev/null 2>&1
 echo "== before: the guest as booted"
-ansible-playbook -i "$inventory" playbooks/report.yml
-echo "== apply: playbooks/site.yml"
-ansible-playbook -i "$inventory" playbooks/site.yml
-echo "== after"
-ansible-playbook -i "$inventory" playbooks/report.yml
+ansible-playbook -i "$inventory" guestnet.failover.report
+echo "== apply: guestnet.failover.site"
+ansible-playbook -i "$inventory" guestnet.failover.site
+echo "== after (fleet report: build/demo/fleet.json)"
+ansible-playbook -i "$inventory" guestnet.failover.report -e report_file="$ROOT/build/demo/fleet.json"

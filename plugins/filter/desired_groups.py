@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: desired_groups
 short_description: Desired failover groups for a hypervisor flavour
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Turns the groups reported by M(guestnet.failover.netdev_facts) into the C(groups) input of
     M(guestnet.failover.failover_config) and M(guestnet.failover.failover_link).

@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: flavour
 short_description: Pick the hypervisor flavour role for a host
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Returns C(hyperv) when netvsc pairs exist, C(kvm) when net_failover groups exist, else decides from
     virtualisation facts and DMI, falling back to C(generic) (bond or team).

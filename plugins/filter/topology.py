@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: topology_report
 short_description: Render discovered failover groups and findings as text
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Turns the fact set by M(guestnet.failover.netdev_facts) into a list of text lines, one tree per
     failover group (upper device, then standby and primary with driver and bus address, the active

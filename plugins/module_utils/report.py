@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from ansible_collections.guestnet.failover.plugins.module_utils.classify import link_driver
+from ansible_collections.guestnet.failover.plugins.module_utils.fleet import addresses, state
 
 UNICODE = {"tee": "\u251c\u2500", "end": "\u2514\u2500", "active": "\u2190 active"}
 ASCII = {"tee": "|-", "end": "`-", "active": "<- active"}
@@ -14,10 +15,12 @@ class ReportError(ValueError):
 
 
 def _state(link):
-    if not link:
-        return ""
-    flags = link.get("flags") or []
-    return "%s %s" % ("UP" if "UP" in flags else "DOWN", "carrier" if link.get("carrier") else "no-carrier")
+    return state(link) if link else ""
+
+
+def _addresses(link):
+    """The device's addresses, "-" for none (what a lower should show), "" when discovery sent no links."""
+    return " ".join(addresses(link)) or "-" if link else ""
 
 
 def _columns(rows):
@@ -59,7 +62,7 @@ def render_group(group, by_name, glyphs=None):
     active = group.get("active")
     head = [group.get("upper") or "(no upper)", group.get("model") or "?", group.get("mac") or "-"]
     if upper:
-        head.append(_state(upper))
+        head.extend([_state(upper), _addresses(upper)])
     if group.get("model") == "netvsc":
         head.append("standby %s %s" % (link_driver(upper) or group.get("pv_driver") or "?", (upper or {}).get("bus_info") or "-"))
     if active and active == group.get("upper"):
@@ -69,11 +72,12 @@ def render_group(group, by_name, glyphs=None):
     rows = []
     for name, role in children:
         if name is None:
-            rows.append(["(%s absent)" % role, "", "", "", ""])
+            rows.append(["(%s absent)" % role, "", "", "", "", "", ""])
             continue
         link = by_name.get(name) or {}
         driver = link_driver(link) or group.get("vf_driver" if role == "primary" else "pv_driver") or "?"
-        rows.append([name, role, driver, link.get("bus_info") or "-", glyphs["active"] if name == active else ""])
+        rows.append([name, role, driver, link.get("bus_info") or "-", _state(link), _addresses(link),
+                     glyphs["active"] if name == active else ""])
     for i, text in enumerate(_columns(rows)):
         branch = glyphs["end"] if i == len(rows) - 1 else glyphs["tee"]
         lines.append("%s %s" % (branch, text))
@@ -101,7 +105,8 @@ def render_findings(findings_):
 
 
 def render(facts, ascii_only=False):
-    """Text lines for a guestnet_failover fact: one tree per group, a blank line, the findings."""
+    """Text lines for a guestnet_failover fact: one tree per group (each device with its state and addresses),
+    a blank line, the findings."""
     if not isinstance(facts, dict) or "groups" not in facts:
         raise ReportError("expected the guestnet_failover fact (a dict with 'groups'), got %s" % type(facts).__name__)
     glyphs = ASCII if ascii_only else UNICODE

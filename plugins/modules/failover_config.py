@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: failover_config
 short_description: Write persistent network failover configuration (udev, networkd, NetworkManager, netplan, ifupdown)
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Writes the files that make each desired failover group (see the collection's C(docs/data-model.md),
     "Desired group") come up right on every boot, for one network stack.

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: failover_link
 short_description: Apply a failover topology at runtime over netlink, with probe and rollback
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Converges the running network devices of each desired failover group (see the collection's
     C(docs/data-model.md), "Desired group") without a reboot, over netlink (pyroute2).

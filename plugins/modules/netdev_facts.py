@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: netdev_facts
 short_description: Discover net_failover, netvsc, bond and team failover groups and what is wrong with them
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Reads every network device of the host (or of one network namespace) with one netlink dump
     (pyroute2), sysfs and the ethtool driver query, without changing anything.

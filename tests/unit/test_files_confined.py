@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import os
-import sys
 
 import pytest
 
 from ansible_collections.guestnet.failover.plugins.module_utils import files, plan
 from ansible_collections.guestnet.failover.plugins.modules import failover_config as fc
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "plugins", "module_utils"))
-from failover_cases import NET_FAILOVER  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.guestnet.failover.tests.unit.plugins.module_utils.failover_cases import NET_FAILOVER
 
 RULES = "etc/udev/rules.d/81-guestnet-failover.rules"
 NETWORK = "etc/systemd/network/05-guestnet-failover-lan0.network"

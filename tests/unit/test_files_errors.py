@@ -7,17 +7,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.guestnet.failover.plugins.module_utils import announce, files
 from ansible_collections.guestnet.failover.plugins.modules import failover_config as fc
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "plugins", "module_utils"))
-from failover_cases import NET_FAILOVER  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.guestnet.failover.tests.unit.plugins.module_utils.failover_cases import NET_FAILOVER, patch_module_args
 
 RULES = "etc/udev/rules.d/81-guestnet-failover.rules"
 NETWORK = "etc/systemd/network/05-guestnet-failover-lan0.network"

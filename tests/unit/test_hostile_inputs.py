@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import sys
 
 import pytest
 
@@ -23,8 +22,9 @@ from ansible_collections.guestnet.failover.plugins.module_utils import link_appl
 from ansible_collections.guestnet.failover.plugins.modules import failover_config as fc
 from ansible_collections.guestnet.failover.plugins.modules import failover_link, netdev_facts
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "plugins", "module_utils"))
-from failover_cases import BOND, NET_FAILOVER, TEAM, module_runner, variant as _g  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.guestnet.failover.tests.unit.plugins.module_utils.failover_cases import (
+    BOND, NET_FAILOVER, TEAM, module_runner, variant as _g,
+)
 
 MAC2 = "52:54:00:12:34:99"
 

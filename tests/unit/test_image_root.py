@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import os
-import sys
 
 import pytest
 
 from ansible_collections.guestnet.failover.plugins.module_utils import files
 from ansible_collections.guestnet.failover.plugins.modules import failover_config as fc
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "plugins", "module_utils"))
-from failover_cases import NET_FAILOVER  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.guestnet.failover.tests.unit.plugins.module_utils.failover_cases import NET_FAILOVER, patch_module_args
 
 LIVE_CHECK = {"groups": [NET_FAILOVER], "backend": "networkd", "initramfs": "none", "reload": False}
 
@@ -73,7 +71,6 @@ def test_image_root_is_resolved_once(tmp_path):
 
 def test_main_reports_root_errors_without_traceback(tmp_path, capsys):
     import json
-    from ansible.module_utils.testing import patch_module_args
 
     with patch_module_args(dict(LIVE_CHECK, root="")):
         with pytest.raises(SystemExit):

@@ -34,8 +34,8 @@ def test_bad_role_variable_fails_validation(tmp_path, role, var, value, expected
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".cache", "collections"), ANSIBLE_NOCOLOR="1")
     if role == "apply":
         play.write_text(PLAYBOOK.format(role=role, var=var, value=value) + "        apply_flavour: kvm\n", encoding="utf-8")
-    bindir = os.path.dirname(sys.executable)
-    proc = subprocess.run([os.path.join(bindir, "ansible-playbook"), "-i", "localhost,", "-c", "local", str(play)],
+    # `-m ansible.cli.playbook`: under `ansible-test units` ansible comes from PYTHONPATH, there is no ansible-playbook script
+    proc = subprocess.run([sys.executable, "-m", "ansible.cli.playbook", "-i", "localhost,", "-c", "local", str(play)],
                           env=env, capture_output=True, text=True, timeout=120, check=False)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0

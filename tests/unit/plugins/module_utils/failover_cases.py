@@ -2,7 +2,9 @@
 """Desired groups shared by the renderer, plan and module tests."""
 from __future__ import annotations
 
+import contextlib
 import copy
+import json
 
 NET_FAILOVER = {
     "name": "lan0", "model": "net_failover", "mac": "52:54:00:12:34:56", "pv_driver": "virtio_net",
@@ -68,6 +70,27 @@ def variant(base, **changes):
     return group
 
 
+@contextlib.contextmanager
+def patch_module_args(args):
+    """ansible.module_utils.testing.patch_module_args where it exists (ansible-core 2.19+), else what it replaced:
+    the arguments as the JSON AnsibleModule reads from basic._ANSIBLE_ARGS (the oldest ansible-core we test)."""
+    try:
+        from ansible.module_utils.testing import patch_module_args as patch  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        patch = None
+    if patch is not None:
+        with patch(args):
+            yield
+        return
+    from ansible.module_utils import basic  # pylint: disable=import-outside-toplevel
+    saved = basic._ANSIBLE_ARGS  # pylint: disable=protected-access
+    basic._ANSIBLE_ARGS = json.dumps({"ANSIBLE_MODULE_ARGS": args}).encode("utf-8")  # pylint: disable=protected-access
+    try:
+        yield
+    finally:
+        basic._ANSIBLE_ARGS = saved  # pylint: disable=protected-access
+
+
 class Exit(Exception):
     """Raised instead of AnsibleModule.exit_json/fail_json; args[0] is the result."""
 
@@ -76,7 +99,6 @@ def module_runner(monkeypatch, main):
     """Return run(args) -> result of a module's ``main()``, with exit_json/fail_json captured as Exit."""
     import pytest  # pylint: disable=import-outside-toplevel
     from ansible.module_utils import basic  # pylint: disable=import-outside-toplevel
-    from ansible.module_utils.testing import patch_module_args  # pylint: disable=import-outside-toplevel
 
     def exit_json(self, **kw):  # pylint: disable=unused-argument
         kw.setdefault("failed", False)

@@ -8,7 +8,7 @@ import pytest
 
 from ansible_collections.guestnet.failover.plugins.module_utils.classify import group_of, groups, is_failover_master
 
-from capture_fixtures import DIR, link, load
+from ansible_collections.guestnet.failover.tests.unit.plugins.module_utils.capture_fixtures import DIR, link, load
 
 
 def test_every_fixture_says_where_it_came_from():

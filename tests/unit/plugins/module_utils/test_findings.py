@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 from __future__ import annotations
 
-from capture_fixtures import link, load
+from ansible_collections.guestnet.failover.tests.unit.plugins.module_utils.capture_fixtures import link, load
 
 from ansible_collections.guestnet.failover.plugins.module_utils.classify import groups
 from ansible_collections.guestnet.failover.plugins.module_utils.findings import CODES, evaluate, summary

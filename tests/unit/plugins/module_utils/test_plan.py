@@ -8,7 +8,9 @@ import pytest
 
 from ansible_collections.guestnet.failover.plugins.module_utils import files, plan, validate
 
-from failover_cases import BOND, NET_FAILOVER, NETVSC, STACKS, TEAM
+from ansible_collections.guestnet.failover.tests.unit.plugins.module_utils.failover_cases import (
+    BOND, NET_FAILOVER, NETVSC, STACKS, TEAM,
+)
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -9,7 +9,9 @@ import pytest
 
 from ansible_collections.guestnet.failover.plugins.module_utils import plan, validate
 
-from failover_cases import EXTRAS, REFUSED, STACKS, CASES, groups
+from ansible_collections.guestnet.failover.tests.unit.plugins.module_utils.failover_cases import (
+    EXTRAS, REFUSED, STACKS, CASES, groups,
+)
 
 GOLDEN = os.path.join(os.path.dirname(__file__), "..", "..", "golden")
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"

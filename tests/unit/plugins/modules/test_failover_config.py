@@ -5,19 +5,18 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import sys
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.guestnet.failover.plugins.module_utils import files as filesmod
 from ansible_collections.guestnet.failover.plugins.module_utils import initramfs, plan, validate
 from ansible_collections.guestnet.failover.plugins.module_utils import initrds as initrds_mod
 from ansible_collections.guestnet.failover.plugins.modules import failover_config as fc
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "module_utils"))
-from failover_cases import BOND, NET_FAILOVER, NETVSC, TEAM, variant as _g  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.guestnet.failover.tests.unit.plugins.module_utils.failover_cases import (
+    BOND, NET_FAILOVER, NETVSC, TEAM, patch_module_args, variant as _g,
+)
 
 
 def _bond(**options):

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import sys
 
 import pytest
 
@@ -12,8 +10,7 @@ import pytest
 from ansible_collections.guestnet.failover.plugins.module_utils import link_apply, netdev_read, pyroute2_support
 from ansible_collections.guestnet.failover.plugins.modules import failover_link
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "module_utils"))
-from failover_cases import module_runner  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.guestnet.failover.tests.unit.plugins.module_utils.failover_cases import module_runner
 
 GROUP = {"name": "bond0", "model": "bond", "mac": "52:54:00:12:34:56", "pv_driver": "virtio_net",
          "vf_drivers": ["e1000e"]}

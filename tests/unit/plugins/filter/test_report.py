@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import pytest
-from capture_fixtures import load
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.guestnet.failover.plugins.filter.topology import FilterModule
 from ansible_collections.guestnet.failover.plugins.module_utils.classify import groups
 from ansible_collections.guestnet.failover.plugins.module_utils.findings import evaluate
 from ansible_collections.guestnet.failover.plugins.module_utils.report import ReportError, render
+from ansible_collections.guestnet.failover.tests.unit.plugins.module_utils.capture_fixtures import load
 
 
 def fact(name, drop_findings=False):
@@ -21,9 +21,9 @@ def fact(name, drop_findings=False):
 def test_triplet_tree_exactly():
     lines = render(fact("kvm-failover", drop_findings=True))
     assert lines == [
-        "enp1s0  net_failover  52:54:00:12:34:56  UP carrier",
-        "\u251c\u2500 enp1s0nsby  standby  virtio_net  0000:01:00.0",
-        "\u2514\u2500 enp2s0      primary  e1000e      0000:02:00.0  \u2190 active",
+        "enp1s0  net_failover  52:54:00:12:34:56  UP carrier  192.0.2.10/24 fe80::5054:ff:fe12:3456/64",
+        "\u251c\u2500 enp1s0nsby  standby  virtio_net  0000:01:00.0  UP carrier  fe80::5054:ff:fe12:3456/64",
+        "\u2514\u2500 enp2s0      primary  e1000e      0000:02:00.0  UP carrier  fe80::5054:ff:fe12:3456/64  \u2190 active",
         "",
         "findings: none",
     ]
@@ -32,8 +32,8 @@ def test_triplet_tree_exactly():
 def test_ascii_tree_and_absent_primary():
     lines = render(fact("kvm-failover-vf-absent", drop_findings=True), ascii_only=True)
     assert lines[:3] == [
-        "enp1s0  net_failover  52:54:00:12:34:56  UP carrier",
-        "|- enp1s0nsby        standby  virtio_net  0000:01:00.0  <- active",
+        "enp1s0  net_failover  52:54:00:12:34:56  UP carrier  192.0.2.10/24 fe80::5054:ff:fe12:3456/64",
+        "|- enp1s0nsby        standby  virtio_net  0000:01:00.0  UP carrier  fe80::5054:ff:fe12:3456/64  <- active",
         "`- (primary absent)",
     ]
     assert all(ord(ch) < 128 for line in lines for ch in line)
@@ -41,8 +41,9 @@ def test_ascii_tree_and_absent_primary():
 
 def test_netvsc_upper_is_also_standby():
     lines = render(fact("netvsc-mana", drop_findings=True))
-    assert lines[0].startswith("eth0  netvsc  00:0d:3a:6e:8a:12  UP carrier  standby hv_netvsc")
-    assert lines[1] == "\u2514\u2500 enP30832s1  primary  mana  7870:00:00.0  \u2190 active"
+    assert lines[0].startswith("eth0  netvsc  00:0d:3a:6e:8a:12  UP carrier  10.0.0.4/24 fe80::20d:3aff:fe6e:8a12/64  standby hv_netvsc")
+    # "-": the VF has no address, as it should
+    assert lines[1] == "\u2514\u2500 enP30832s1  primary  mana  7870:00:00.0  UP carrier  -  \u2190 active"
     assert len([line for line in lines if "eth0" in line]) == 1
 
 
