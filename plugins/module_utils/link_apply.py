@@ -24,9 +24,12 @@ import time
 
 from ansible_collections.guestnet.failover.plugins.module_utils import netdev_read
 from ansible_collections.guestnet.failover.plugins.module_utils.netdev_read import read_text
-from ansible_collections.guestnet.failover.plugins.module_utils.render_udev import ETHTOOL, TEAM_PV_SPEED
+from ansible_collections.guestnet.failover.plugins.module_utils.render_udev import ETHTOOL
+from ansible_collections.guestnet.failover.plugins.module_utils.upper_config import (
+    TEAM_PV_SPEED, bond_kernel_options, teamd_runtime_json,
+)
 from ansible_collections.guestnet.failover.plugins.module_utils.validate import (
-    TEAM_HWADDR, ConfigError, check_link_options, check_runtime_group,
+    ConfigError, check_link_options, check_runtime_group,
 )
 
 
@@ -38,10 +41,6 @@ def _numbers(names):
 BOND_MODES = _numbers(netdev_read.BOND_MODES)
 FAIL_OVER_MAC = _numbers(netdev_read.FAIL_OVER_MAC)
 PRIMARY_RESELECT = _numbers(netdev_read.PRIMARY_RESELECT)
-HWADDR_POLICIES = TEAM_HWADDR
-BOND_DEFAULTS = {"miimon": 100, "fail_over_mac": "none", "primary_reselect": "always",
-                 "num_grat_arp": 3, "num_unsol_na": 3, "updelay": 0, "downdelay": 0}
-TEAM_DEFAULTS = {"hwaddr_policy": "same_all", "notify_peers": 3, "link_watch": "ethtool", "mcast_rejoin": 1}
 TEAMD_RUN_DIR = "/run/teamd"
 # route protocols worth moving from a lower to the upper (kernel/ra routes come back by themselves)
 MOVABLE_PROTOS = (3, 4, 16)  # boot, static, dhcp
@@ -187,45 +186,10 @@ def _route_text(route):
 
 
 def bond_options(group, fail_over_mac=None):
-    opts = dict(BOND_DEFAULTS)
-    opts.update(dict((k, v) for k, v in (group.get("bond") or {}).items() if v is not None))
-    if opts.get("arp_interval"):
+    """The runtime bond's kernel options: upper_config's builder over the normalised ``group["bond"]``."""
+    if group["bond"].get("arp_interval"):
         raise LinkApplyError("ARP link monitoring (arp_interval) is not applied at runtime; use miimon for PV/VF failover")
-    if fail_over_mac:
-        opts["fail_over_mac"] = fail_over_mac
-    return {
-        "mode": "active-backup", "miimon": opts["miimon"], "updelay": opts["updelay"],
-        "downdelay": opts["downdelay"], "fail_over_mac": opts["fail_over_mac"],
-        "primary_reselect": opts["primary_reselect"],
-        # the kernel keeps one counter for both (IFLA_BOND_NUM_PEER_NOTIF)
-        "num_peer_notif": max(opts["num_grat_arp"], opts["num_unsol_na"]),
-    }
-
-
-def teamd_config(upper, mac, pv, vf, group, hwaddr_policy=None):
-    """The teamd JSON config for the activebackup runner (ports: PV first, VF preferred)."""
-    team = dict(TEAM_DEFAULTS)
-    team.update(dict((k, v) for k, v in (group.get("team") or {}).items() if v is not None))
-    policy = hwaddr_policy or team["hwaddr_policy"]
-    if policy not in HWADDR_POLICIES:
-        raise LinkApplyError("team hwaddr_policy must be one of %s" % ", ".join(HWADDR_POLICIES))
-    ports = {pv: {"prio": 0}}
-    if vf:
-        ports[vf] = {"prio": 100}
-    link_watch = {"name": team["link_watch"]}
-    for key in ("delay_up", "delay_down"):
-        if team.get(key):
-            link_watch[key] = team[key]
-    config = {
-        "device": upper,
-        "hwaddr": mac,
-        "runner": {"name": "activebackup", "hwaddr_policy": policy},
-        "link_watch": link_watch,
-        "notify_peers": {"count": team["notify_peers"], "interval": 50},
-        "mcast_rejoin": {"count": team.get("mcast_rejoin", 1), "interval": 50},
-        "ports": ports,
-    }
-    return json.dumps(config, indent=2, sort_keys=True) + "\n"
+    return bond_kernel_options(group["bond"], fail_over_mac)
 
 
 def _wanted_addresses(state, res, group):
@@ -330,7 +294,7 @@ def target_view(state, res, group, mac_refused=False):
                 notes.append("%s refuses a MAC change: fail_over_mac=active, %s follows the active port's MAC" % (res["vf"], res["upper"]))
     elif res["model"] == "team":
         policy = "by_active" if mac_refused else None
-        view["teamd_config"] = teamd_config(res["upper"], mac, res["pv"], res["vf"], group, policy)
+        view["teamd_config"] = teamd_runtime_json(group, res["pv"], res["vf"], policy)
         view["teamd_running"] = True
         view["mac"] = upper.get("mac") if mac_refused and upper else mac
         if mac_refused:

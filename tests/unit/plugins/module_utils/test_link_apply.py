@@ -7,6 +7,8 @@ import copy
 import pytest
 
 from ansible_collections.guestnet.failover.plugins.module_utils import link_apply as la
+from ansible_collections.guestnet.failover.plugins.module_utils.upper_config import teamd_runtime_json
+from ansible_collections.guestnet.failover.plugins.module_utils.validate import normalize
 
 MAC = "52:54:00:12:34:56"
 VF_MAC = "52:54:00:aa:bb:cc"
@@ -46,7 +48,8 @@ def group(model="bond", **extra):
     g = {"name": "bond0" if model == "bond" else "team0", "model": model, "mac": MAC, "pv_driver": "virtio_net",
          "vf_drivers": ["mlx5_core", "e1000e"], "ipv4": {"method": "dhcp"}, "ipv6": {"method": "auto"}}
     g.update(extra)
-    return g
+    # the planner is fed only normalised groups (failover_link normalises its parameters first)
+    return normalize([g], "NetworkManager")[0]
 
 
 def converged_bond(state, fail_over_mac="none"):
@@ -171,7 +174,7 @@ def test_bond_static_addressing():
 
 def test_bond_arp_monitoring_refused():
     with pytest.raises(la.LinkApplyError, match="arp_interval"):
-        la.plan_group(pair_state(), group(bond={"arp_interval": 100, "miimon": 0}))
+        la.plan_group(pair_state(), group(bond={"arp_interval": 100, "miimon": 0, "arp_ip_target": ["192.0.2.1"]}))
 
 
 def test_team_plan_and_config():
@@ -193,7 +196,7 @@ def test_team_plan_and_config():
 def test_team_converged_and_config_drift():
     state = pair_state()
     g = group("team")
-    conf = la.teamd_config("team0", MAC, "enp1s0", "enp2s0", g)
+    conf = teamd_runtime_json(g, "enp1s0", "enp2s0")
     state = converged_bond(state)
     state["links"]["team0"] = dict(state["links"].pop("bond0"), name="team0", kind="team", bond=None,
                                    teamd_config=conf, teamd_running=True)
