@@ -18,11 +18,10 @@ import json
 import os
 import shutil
 import socket
-import struct
 import subprocess
 import time
 
-from ansible_collections.guestnet.failover.plugins.module_utils import netdev_read
+from ansible_collections.guestnet.failover.plugins.module_utils import l2_frames, netdev_read
 from ansible_collections.guestnet.failover.plugins.module_utils.netdev_read import read_text
 from ansible_collections.guestnet.failover.plugins.module_utils.render_udev import ETHTOOL
 from ansible_collections.guestnet.failover.plugins.module_utils.upper_config import (
@@ -332,6 +331,40 @@ def summary(view):
     return "\n".join(lines) + "\n"
 
 
+def _role(res, port):
+    return "vf" if port == res["vf"] else "pv"
+
+
+def port_join_steps(model, upper, port, role, driver, master=None):
+    """Steps putting one lower into its bond/team: silent (no address, no IPv6), down, out of ``master``, enslaved.
+
+    The runtime planner uses them for every port it enslaves, the announcer for a re-plugged one (port_rejoin_steps).
+    """
+    steps = [{"op": "addr_flush", "dev": port}, {"op": "sysctl_ipv6", "dev": port, "disable": True}]
+    if master:
+        steps.append({"op": "link_set", "dev": port, "nomaster": True})
+    steps.append({"op": "link_set", "dev": port, "state": "down"})
+    if model == "bond":
+        steps.append({"op": "link_set", "dev": port, "master": upper})
+    else:
+        if role == "pv" and TEAM_PV_SPEED.get(driver):
+            steps.append({"op": "port_speed", "dev": port, "speed": TEAM_PV_SPEED[driver]})
+        steps.append({"op": "teamd_port_add", "dev": upper, "port": port})
+    return steps
+
+
+def port_rejoin_steps(model, upper, port, role, driver):
+    """A re-plugged lower back into a running bond/team, up, and the VF preferred again (the announcer's join)."""
+    steps = port_join_steps(model, upper, port, role, driver)
+    if model == "bond" and role == "vf":
+        steps.append({"op": "bond_set", "dev": upper, "options": {"primary": port}})
+    steps.append({"op": "link_set", "dev": port, "state": "up"})
+    if model == "team" and role == "vf":
+        # teamd keeps the active port on a port add: make the VF active like a bond primary
+        steps.append({"op": "teamd_active", "dev": upper, "port": port})
+    return steps
+
+
 def plan_steps(state, res, group, target):
     """Ordered steps taking the guest from ``state`` to ``target`` (empty when nothing differs).
 
@@ -375,12 +408,8 @@ def plan_steps(state, res, group, target):
             link = links[port]
             if link["master"] == upper and not recreate:
                 continue
-            add({"op": "addr_flush", "dev": port})
-            add({"op": "sysctl_ipv6", "dev": port, "disable": True})
-            if link["master"] and link["master"] != upper:
-                add({"op": "link_set", "dev": port, "nomaster": True})
-            add({"op": "link_set", "dev": port, "state": "down"})
-            add({"op": "link_set", "dev": port, "master": upper})
+            steps.extend(port_join_steps(model, upper, port, _role(res, port), _drv(link),
+                                         link["master"] if link["master"] != upper else None))
         if res["vf"] and (recreate or cur.get("primary") != res["vf"]):
             add({"op": "bond_set", "dev": upper, "options": {"primary": res["vf"]}})
     elif model == "team":
@@ -403,12 +432,7 @@ def plan_steps(state, res, group, target):
         else:
             for port in ports:
                 if links[port]["master"] != upper:
-                    add({"op": "addr_flush", "dev": port})
-                    add({"op": "sysctl_ipv6", "dev": port, "disable": True})
-                    add({"op": "link_set", "dev": port, "state": "down"})
-                    if TEAM_PV_SPEED.get(_drv(links[port])) and port == res["pv"]:
-                        add({"op": "port_speed", "dev": port, "speed": TEAM_PV_SPEED[_drv(links[port])]})
-                    add({"op": "teamd_port_add", "dev": upper, "port": port})
+                    steps.extend(port_join_steps(model, upper, port, _role(res, port), _drv(links[port]), links[port]["master"]))
 
     # lowers silent: no addresses, no IPv6 autoconf (net_failover lowers, leftovers elsewhere)
     for port in ports:
@@ -522,6 +546,14 @@ class Applier(object):
             raise LinkApplyError("device %s not found" % name)
         return found[0]
 
+    def carrier(self, name):
+        """Up with carrier (True/False), None when there is no such device."""
+        found = self.ipr.link_lookup(ifname=name)
+        if not found:
+            return None
+        msg = self.ipr.get_links(found[0])[0]
+        return bool(msg.get_attr("IFLA_CARRIER", 0) and msg["flags"] & IFF_UP)
+
     def run(self, steps):
         for step in steps:
             getattr(self, "op_" + step["op"])(step)
@@ -626,7 +658,7 @@ class Applier(object):
                 handle.write("1" if step["disable"] else "0")
 
     def op_wait_carrier(self, step):
-        wait_carrier(self.ipr, step["dev"], self.carrier_timeout)
+        l2_frames.wait_carrier(step["dev"], self.carrier_timeout, has_carrier=self.carrier)
 
     def op_teamd_start(self, step):
         teamd_start(step["dev"], step["config"])
@@ -635,7 +667,7 @@ class Applier(object):
         teamd_stop(step["dev"])
 
     def op_teamd_active(self, step):
-        wait_carrier(self.ipr, step["port"], self.carrier_timeout)
+        l2_frames.wait_carrier(step["port"], self.carrier_timeout, has_carrier=self.carrier)
         subprocess.run(["teamdctl", step["dev"], "state", "item", "set", "runner.active_port", step["port"]],
                        check=False, capture_output=True)
 
@@ -646,20 +678,6 @@ class Applier(object):
 
     def op_teamd_port_add(self, step):
         subprocess.run(["teamdctl", step["dev"], "port", "add", step["port"]], check=True, capture_output=True)
-
-
-def wait_carrier(ipr, name, timeout):
-    """Wait for carrier on ``name``; True when it came, False after ``timeout`` (not fatal)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = ipr.link_lookup(ifname=name)
-        if found:
-            msg = ipr.get_links(found[0])[0]
-            if msg.get_attr("IFLA_CARRIER", 0) and msg["flags"] & IFF_UP:
-                return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.02)
 
 
 def _teamd_paths(upper):
@@ -724,27 +742,16 @@ def mac_change_refused(ipr, name, mac):
 
 
 # --------------------------------------------------------------------------- probe + rollback
-ARP_REQUEST = 1
-ARP_REPLY = 2
-
-
-def _mac_bytes(mac):
-    return bytes(int(x, 16) for x in mac.split(":"))
-
-
 def arp_probe(device, target, timeout=1.0, sender_ip=None):
     """ARP who-has ``target`` out of ``device``; True when the target answers within ``timeout``."""
     mac = read_text("/sys/class/net/%s/address" % device)
     if not mac:
         return False
-    src_ip = socket.inet_aton(sender_ip) if sender_ip else b"\0\0\0\0"
     tgt_ip = socket.inet_aton(target)
-    frame = (b"\xff" * 6 + _mac_bytes(mac) + struct.pack("!H", 0x0806)
-             + struct.pack("!HHBBH", 1, 0x0800, 6, 4, ARP_REQUEST)
-             + _mac_bytes(mac) + src_ip + b"\0" * 6 + tgt_ip)
-    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806))
+    frame = l2_frames.arp_frame(mac, socket.inet_aton(sender_ip) if sender_ip else b"\0\0\0\0", tgt_ip)
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(l2_frames.ETH_P_ARP))
     try:
-        sock.bind((device, 0x0806))
+        sock.bind((device, l2_frames.ETH_P_ARP))
         sock.settimeout(0.1)
         deadline = time.monotonic() + timeout
         sock.send(frame)
@@ -753,7 +760,7 @@ def arp_probe(device, target, timeout=1.0, sender_ip=None):
                 data = sock.recv(128)
             except socket.timeout:
                 continue
-            if len(data) >= 42 and struct.unpack("!H", data[20:22])[0] == ARP_REPLY and data[28:32] == tgt_ip:
+            if l2_frames.is_arp_reply_from(data, tgt_ip):
                 return True
         return False
     finally:

@@ -112,7 +112,7 @@ options:
     default: true
   announcer:
     description:
-      - Also write the announcer files of M(guestnet.failover.failover_link) (udev rule, oneshot unit, sender script),
+      - Also write the announcer files of M(guestnet.failover.failover_link) (udev rule, systemd unit, the watcher's code),
         so an image built under O(root) sends gratuitous ARP and unsolicited NA on failover from the first boot.
       - Every group needs a C(name) for it.
     type: bool
@@ -306,6 +306,7 @@ BOOT_DIR = "boot"
 MODULES_DIR = "lib/modules"
 REBUILD = "rebuild"
 INITRD_TMP_SUFFIX = ".guestnet-failover.tmp"
+ANNOUNCER_UNIT = "etc/systemd/system/guestnet-announce.service"  # announce.UNIT_PATH (test_failover_config checks)
 
 
 def _announcer_files(groups):
@@ -475,6 +476,12 @@ def _configure(root, params, check_mode, run_command, backup):
             actions.append(["udevadm", "settle", "--timeout=30"])
         if any(p.startswith("etc/systemd/system/") for p in changed_paths):
             actions.append(["systemctl", "daemon-reload"])
+        if any(p in filesmod.OWNED_PATHS for p in changed_paths):
+            # the announcer is resident: restarted to load its new code and configuration, stopped when pruned
+            if ANNOUNCER_UNIT in planned:
+                actions.append(["systemctl", "restart", os.path.basename(ANNOUNCER_UNIT)])
+            elif is_active(os.path.basename(ANNOUNCER_UNIT)):
+                actions.append(["systemctl", "stop", os.path.basename(ANNOUNCER_UNIT)])
         # a stack that is not running reads its files when it starts: asking it to reload would fail
         stack_running = backend not in STACK_UNIT or is_active(STACK_UNIT[backend])
         if backend in STACK_RELOAD and stack_running and any(p.startswith(STACK_PREFIXES[backend]) for p in changed_paths):
