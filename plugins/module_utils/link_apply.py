@@ -539,6 +539,7 @@ class Applier(object):
         self.carrier_timeout = carrier_timeout
         self.proc = proc
         self.log = log if log is not None else []
+        self.current = None
 
     def index(self, name):
         found = self.ipr.link_lookup(ifname=name)
@@ -555,9 +556,12 @@ class Applier(object):
         return bool(msg.get_attr("IFLA_CARRIER", 0) and msg["flags"] & IFF_UP)
 
     def run(self, steps):
+        """Execute ``steps`` in order; each one is logged once done (``current`` is the one running)."""
         for step in steps:
+            self.current = step
             getattr(self, "op_" + step["op"])(step)
             self.log.append(step)
+        self.current = None
 
     # one method per step kind -------------------------------------------------
     def op_bond_add(self, step):
@@ -676,6 +680,30 @@ class Applier(object):
         subprocess.run([shutil.which("ethtool") or ETHTOOL, "-s", step["dev"], "speed", str(step["speed"]), "duplex", "full"],
                        check=False, capture_output=True)
 
+    def op_mac_test(self, step):
+        """Can ``dev`` take ``address``? Sets it (down, then back up) and records ``refused``/``changed`` in the step.
+
+        The device keeps the MAC when the driver takes it; rollback puts the old one back (it compares MACs too).
+        """
+        idx = self.index(step["dev"])
+        msg = self.ipr.get_links(idx)[0]
+        step["refused"] = step["changed"] = False
+        if (msg.get_attr("IFLA_ADDRESS") or "").lower() == step["address"].lower():
+            return
+        was_up = bool(msg["flags"] & IFF_UP)
+        try:
+            if was_up:
+                self.ipr.link("set", index=idx, state="down")
+            self.ipr.link("set", index=idx, address=step["address"])
+            step["changed"] = True
+        except Exception as exc:  # pylint: disable=broad-except
+            if getattr(exc, "code", None) not in MAC_REFUSED:
+                raise
+            step["refused"] = True
+        finally:
+            if was_up:
+                self.ipr.link("set", index=idx, state="up")
+
     def op_teamd_port_add(self, step):
         subprocess.run(["teamdctl", step["dev"], "port", "add", step["port"]], check=True, capture_output=True)
 
@@ -717,28 +745,6 @@ def teamd_stop(upper):
             os.unlink(path)
     if os.path.exists(os.path.join("/sys/class/net", upper)):
         subprocess.run(["ip", "link", "del", upper], capture_output=True, check=False)
-
-
-def mac_change_refused(ipr, name, mac):
-    """Try to give ``name`` the MAC ``mac`` (down); True when the driver refuses (EPERM...)."""
-    idx = ipr.link_lookup(ifname=name)[0]
-    msg = ipr.get_links(idx)[0]
-    current = (msg.get_attr("IFLA_ADDRESS") or "").lower()
-    if current == mac.lower():
-        return False
-    was_up = bool(msg["flags"] & IFF_UP)
-    try:
-        if was_up:
-            ipr.link("set", index=idx, state="down")
-        ipr.link("set", index=idx, address=mac)
-    except Exception as exc:  # pylint: disable=broad-except
-        if getattr(exc, "code", None) in MAC_REFUSED:
-            return True
-        raise
-    finally:
-        if was_up:
-            ipr.link("set", index=idx, state="up")
-    return False
 
 
 # --------------------------------------------------------------------------- probe + rollback
@@ -799,7 +805,7 @@ def rollback(ipr, before, after, created, proc="/proc/sys/net/ipv6/conf"):
     """Restore ``before`` (a ``read_state`` snapshot) on the links the apply touched.
 
     ``created`` names uppers that did not exist before (removed; teamd stopped for teams).
-    Lowers get back their master, MTU, up state, IPv6 sysctl, addresses; missing routes are
+    Lowers get back their master, MAC, MTU, up state, IPv6 sysctl, addresses; missing routes are
     re-added. Errors are collected, not raised: the goal is to get as much back as possible.
     """
     errors = []
@@ -831,6 +837,10 @@ def rollback(ipr, before, after, created, proc="/proc/sys/net/ipv6/conf"):
                 attempt({"op": "link_set", "dev": name, "master": old["master"]})
             else:
                 attempt({"op": "link_set", "dev": name, "nomaster": True})
+        if old.get("kind") not in ("bond", "team") and old.get("mac") and new.get("mac") != old.get("mac"):
+            # a lower's MAC (the VF-MAC test, a bond's fail_over_mac=none): the driver takes it only while down
+            attempt({"op": "link_set", "dev": name, "state": "down"})
+            attempt({"op": "link_set", "dev": name, "address": old["mac"]})
         if new.get("mtu") != old.get("mtu"):
             attempt({"op": "link_set", "dev": name, "mtu": old["mtu"]})
         if old.get("ipv6_disabled") is not None and new.get("ipv6_disabled") != old.get("ipv6_disabled"):
@@ -880,8 +890,8 @@ def _copy(data):
     return json.loads(json.dumps(data))
 
 
-def _mac_refused(ipr, state, res, check_mode):
-    """Does the VF refuse the PV's MAC? Asked only before the VF is enslaved (never on reruns)."""
+def _mac_refused(applier, state, res, check_mode):
+    """Does the VF refuse the PV's MAC? Tested (an executed, logged step) only before the VF is enslaved, never on reruns."""
     vf = res["vf"]
     if res["model"] not in ("bond", "team") or not vf:
         return False
@@ -895,7 +905,9 @@ def _mac_refused(ipr, state, res, check_mode):
         return '"by_active"' in (upper.get("teamd_config") or "")
     if vf_link["mac"] == pv_mac or check_mode:
         return False
-    return mac_change_refused(ipr, vf, pv_mac)
+    step = {"op": "mac_test", "dev": vf, "address": pv_mac}
+    applier.run([step])
+    return step["refused"]
 
 
 def run(ipr, groups, check_mode=False, probe_target=None, probe_method="arp", probe_device=None,
@@ -923,15 +935,24 @@ def run(ipr, groups, check_mode=False, probe_target=None, probe_method="arp", pr
         return current
 
     state = snapshot()
+    pristine = _copy(state)  # what rollback restores: taken before the first change, the MAC test included
+    applier = Applier(ipr, carrier_timeout=carrier_timeout)
     plans = []
-    for group in groups:
-        res = resolve(state, group)
-        refused = _mac_refused(ipr, state, res, check_mode)
-        if refused and res["model"] in ("bond", "team") and not check_mode:
-            state = snapshot()  # the MAC test toggled the VF
-        plan = plan_group(state, group, refused)
-        plan["fail_over_mac"] = (plan["target"].get("options") or {}).get("fail_over_mac")
-        plans.append(plan)
+    try:
+        for group in groups:
+            res = resolve(state, group)
+            refused = _mac_refused(applier, state, res, check_mode)
+            if applier.log:
+                state = snapshot()  # the MAC test toggled the VF (and may have left it the PV's MAC)
+            plan = plan_group(state, group, refused)
+            plan["fail_over_mac"] = (plan["target"].get("options") or {}).get("fail_over_mac")
+            plans.append(plan)
+    except LinkApplyError:
+        if applier.log:
+            errors = rollback(ipr, _copy(restrict(pristine, touched(applier.log))), reader(ipr), [])
+            if errors:
+                raise RolledBack("planning failed after the VF MAC test; restoring it failed", errors)
+        raise
     before = "".join(p["before"] for p in plans)
     steps = [s for p in plans for s in p["steps"]]
     result = {"changed": bool(steps), "before": before, "after": "".join(p["after"] for p in plans),
@@ -946,9 +967,8 @@ def run(ipr, groups, check_mode=False, probe_target=None, probe_method="arp", pr
 
     created = [(p["resolved"]["upper"], p["resolved"]["model"]) for p in plans
                if p["steps"] and not p["resolved"]["upper_exists"] and p["resolved"]["model"] in ("bond", "team")]
-    names = touched(steps) | set(n for p in plans for n in (p["resolved"]["pv"], p["resolved"]["vf"]) if n)
-    saved = _copy(restrict(state, names))
-    applier = Applier(ipr, carrier_timeout=carrier_timeout)
+    names = touched(steps + applier.log) | set(n for p in plans for n in (p["resolved"]["pv"], p["resolved"]["vf"]) if n)
+    saved = _copy(restrict(pristine, names))
     started = time.monotonic()
     try:
         for plan in plans:
@@ -956,7 +976,7 @@ def run(ipr, groups, check_mode=False, probe_target=None, probe_method="arp", pr
     except Exception as exc:  # pylint: disable=broad-except
         errors = rollback(ipr, saved, reader(ipr), created)
         raise RolledBack("applying %s failed (%s); the previous state was restored" % (
-            applier.log[-1]["op"] if applier.log else "the first step", exc), errors)
+            (applier.current or {}).get("op", "a step"), exc), errors)
     result["apply_seconds"] = round(time.monotonic() - started, 3)
     if probe_target:
         device = probe_device or plans[0]["resolved"]["upper"]
