@@ -7,8 +7,8 @@ Boots one lab guest (kvm-failover topology, learning bridge, instance name rt-..
 ``guestnet.failover.failover_link`` (net_failover group enp1s0, 10.99.0.10/24, announcer on) from the OLD collection
 (--old-ref), measures N unplug/re-plug cycles, converges it again from the NEW collection (--new-ref), measures N
 cycles again, and takes the guest down. Per unplug: lost 10 ms pings (``guestnet_lab measure``) and, in the guest,
-the reaction time = first gratuitous ARP leaving the upper minus the kernel's RTM_DELLINK of the VF, both seen by
-one small probe process (its own wake-up latency is in both timestamps). Also the watcher's memory (VmRSS/VmHWM).
+the reaction time = first gratuitous ARP leaving the upper minus the kernel's first link message that the VF goes
+(IFF_LOWER_UP cleared, else its RTM_DELLINK), both seen by one small probe process (its wake-up latency is in both). Also the watcher's memory (VmRSS/VmHWM).
 Run from the repository root as root:
 
   PYTHONPATH=lab .venv/bin/python benchmarks/announce_bench.py --cycles 20
@@ -47,7 +47,8 @@ while time.monotonic() < end:
             length, kind = struct.unpack_from("=LH", data, pos)
             if length < 16:
                 break
-            if kind == 17:
+            if kind in (16, 17):
+                flags = struct.unpack_from("=I", data, pos + 24)[0]
                 off, attrs = pos + 32, {}
                 while off + 4 <= pos + length:
                     alen, atype = struct.unpack_from("=HH", data, off)
@@ -56,22 +57,28 @@ while time.monotonic() < end:
                     attrs[atype] = data[off + 4:off + alen]
                     off += (alen + 3) & ~3
                 if attrs.get(1) == mac:
-                    events.append([now, attrs.get(3, b"").rstrip(b"\0").decode()])
+                    events.append([now, kind, attrs.get(3, b"").rstrip(b"\0").decode(), flags])
             pos += (length + 3) & ~3
     if pk in ready:
         data, addr = pk.recvfrom(2048)
         if addr[2] == 4 and len(data) >= 42 and data[12:14] == b"\x08\x06" and data[20:22] == b"\x00\x01" and data[28:32] == data[38:42]:
             frames.append(now)
 with open(out, "w") as handle:
-    json.dump({"dellink": events, "garp": frames}, handle)
+    json.dump({"links": events, "garp": frames}, handle)
 """
 
 
 def reaction_ms(probe):
-    """First gratuitous ARP after the first RTM_DELLINK of the VF, in ms (None when either is missing)."""
-    if not probe.get("dellink"):
+    """First gratuitous ARP after the kernel's first sign that the VF goes away, in ms (None when either is missing).
+
+    The first sign: the VF's first link message without IFF_LOWER_UP (it goes down before it is unregistered), else
+    its RTM_DELLINK. The VF is the device of the RTM_DELLINK.
+    """
+    links = probe.get("links") or []
+    gone = [name for dummy, kind, name, dummy2 in links if kind == 17]
+    if not gone:
         return None
-    t0 = probe["dellink"][0][0]
+    t0 = min(t for t, kind, name, flags in links if name == gone[0] and (kind == 17 or not flags & 0x10000))
     after = [t for t in probe.get("garp", []) if t >= t0]
     return round((after[0] - t0) * 1000, 1) if after else None
 
@@ -119,7 +126,7 @@ class Bench(fb.Worker):
             probe = self.probe_result(name, tag)
             data = dict(data, reaction_ms=reaction_ms(probe), probe=probe)
             self.results[design]["unplug"][-1] = data
-            self.raw.write(json.dumps({"case": design, "kind": "reaction", "reaction_ms": data["reaction_ms"]}) + "\n")
+            self.raw.write(json.dumps({"case": design, "kind": "reaction", "reaction_ms": data["reaction_ms"], "probe": probe}) + "\n")
             fb.say("%s cycle %d: reaction %s ms" % (design, cycle + 1, data["reaction_ms"]))
             self.measure(name, design, "replug")
         self.journal(name, design)

@@ -6,7 +6,8 @@ The kernel's net_failover (and a bond/team) switches between VF and PV without t
 switch keeps sending to the port it learnt last. This watcher, started once per boot by udev (``SYSTEMD_WANTS``
 on a lower with a group's MAC) and kept resident by systemd, reacts to the kernel's own link messages:
 
-- a lower with a group's MAC goes away (``RTM_DELLINK``): a burst from every upper carrying that MAC, at once;
+- a lower with a group's MAC goes away (``RTM_DELLINK``), or an enslaved one loses its link (``IFF_LOWER_UP`` cleared,
+  the first sign of an unplug): a burst from every upper carrying that MAC, at once;
 - a lower appears (``RTM_NEWLINK`` of a new ifindex): for bond/team groups a child process re-enslaves it with the
   runtime path's own steps (``link_apply.port_rejoin_steps`` run by its ``Applier``; pyroute2 is loaded there only,
   the watcher stays small); once the lower is enslaved and has carrier, a burst from its upper.
@@ -187,12 +188,16 @@ def load_groups(path=CONFIG):
 
 # --------------------------------------------------------------------------- sending
 def frames(dev, sys_net=SYS_NET):
+    """The frames announcing ``dev``'s addresses, ARP first (built lazily: the first one leaves before the NAs are built)."""
     mac = _read(os.path.join(sys_net, dev, "address"))
     index = _read(os.path.join(sys_net, dev, "ifindex"))
     if not mac or not index:
-        return []
+        return
     v4, v6 = addresses(int(index))
-    return [l2_frames.arp_announcement(mac, a) for a in v4] + [l2_frames.unsolicited_na(mac, a) for a in v6]
+    for addr in v4:
+        yield l2_frames.arp_announcement(mac, addr)
+    for addr in v6:
+        yield l2_frames.unsolicited_na(mac, addr)
 
 
 def send_once(dev, sys_net=SYS_NET):
@@ -241,6 +246,7 @@ class Watcher(object):
         self.spawn = spawn or self._spawn
         self.log = log or (lambda text: sys.stderr.write(text + "\n"))
         self.known = set()
+        self.lower_up = {}  # ifindex -> IFF_LOWER_UP of an enslaved lower, as last seen
         self.pending = {}  # ifindex -> deadline: a new lower to announce once enslaved with carrier
         self.due = []  # heap of (time, sequence, upper)
         self.last = {}
@@ -250,6 +256,8 @@ class Watcher(object):
         """Learn the links present at start; lowers not enslaved yet (the VF whose add started us) are handled as new."""
         for link in current:
             self.known.add(link["index"])
+            if link["master"]:
+                self.lower_up[link["index"]] = bool(link["flags"] & IFF_LOWER_UP)
             if link["mac"] in self.by_mac and not link["master"] and self._joinable(link):
                 self._new_lower(link, now)
 
@@ -278,12 +286,18 @@ class Watcher(object):
         if group is None:
             return
         index = link["index"]
-        if kind == RTM_DELLINK:
-            self.known.discard(index)
-            self.pending.pop(index, None)
+        was_up = self.lower_up.pop(index, None)
+        if link["master"] and kind == RTM_NEWLINK:
+            self.lower_up[index] = bool(link["flags"] & IFF_LOWER_UP)
+        # a lower goes away, or an enslaved lower loses its link (the first sign of an unplug, before the
+        # RTM_DELLINK, and a failover of its own): the upper's traffic moves to the other lower, announce it now
+        if kind == RTM_DELLINK or (was_up and not link["flags"] & IFF_LOWER_UP):
             for upper in uppers_for_mac(link["mac"], self.groups, self.sys_net):
                 if upper != link["name"]:
                     self.schedule(upper, now)
+        if kind == RTM_DELLINK:
+            self.known.discard(index)
+            self.pending.pop(index, None)
             return
         if index not in self.known:
             self.known.add(index)

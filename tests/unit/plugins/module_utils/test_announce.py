@@ -202,6 +202,22 @@ def test_watcher_announces_at_once_when_a_lower_goes_away(tmp_path):
     assert watcher.run_due(103.0) is None and sent == ["eth0"] * 6
 
 
+def test_watcher_announces_when_an_enslaved_lower_loses_its_link(tmp_path):
+    """The first sign of an unplug (and a failover of its own): the VF's IFF_LOWER_UP goes, before its RTM_DELLINK."""
+    devices = {"eth0": {}, "enp1s0": {"driver": "virtio_net", "master": "eth0"}}
+    watcher, sent, dummy = _watcher(tmp_path, devices, [dict(GROUP, upper="eth0")])
+    watcher.start([_link(2, "eth0"), _link(3, "enp1s0", master=2, flags=aw.IFF_LOWER_UP),
+                   _link(4, "enp2s0", master=2, flags=aw.IFF_LOWER_UP)], 100.0)
+    watcher.on_link(aw.RTM_NEWLINK, _link(4, "enp2s0", master=2, flags=aw.IFF_LOWER_UP), 100.0)  # no change
+    assert watcher.run_due(100.0) is None and sent == []
+    watcher.on_link(aw.RTM_NEWLINK, _link(4, "enp2s0", master=2), 101.0)
+    watcher.run_due(101.0)
+    assert sent == ["eth0"]
+    watcher.on_link(aw.RTM_DELLINK, _link(4, "enp2s0"), 101.03)  # the removal right after: the same burst
+    watcher.run_due(101.5)
+    assert sent == ["eth0"] * 3
+
+
 def test_watcher_rejoins_a_replugged_bond_port_and_announces_once_it_is_up(tmp_path):
     group = dict(GROUP, upper="bond0", model="bond")
     devices = {"bond0": {}, "enp1s0": {"driver": "virtio_net", "master": "bond0"}, "enp2s0": {"driver": "e1000e"},
@@ -330,7 +346,8 @@ def test_resident_watcher_bursts_when_a_lower_goes_away(netns_bridge, tmp_path):
     nas = [g for g in got if g[1] == "na"]
     assert [g[2] for g in arps] == ["192.0.2.10"] * 3
     assert {g[2] for g in nas} >= {"2001:db8::10"} and any(g[2].startswith("fe80::") for g in nas)
-    offsets = [round(g[0] - arps[0][0], 2) for g in arps]
-    assert offsets[1] == pytest.approx(0.05, abs=0.03) and offsets[2] == pytest.approx(0.2, abs=0.05)
-    # resident: the first frame follows the kernel's event within milliseconds (bound generous for a loaded host)
-    assert arps[0][0] - t_event < 0.2
+    offsets = [g[0] - arps[0][0] for g in arps]
+    # rounds at 0/50/200 ms; the bounds leave room for a loaded 2-core host (the lab figures are in benchmarks/)
+    assert 0.04 <= offsets[1] <= 0.15 and 0.19 <= offsets[2] <= 0.4, offsets
+    # resident: the first frame follows the kernel's event within milliseconds (the oneshot design took 0.7-2.6 s)
+    assert arps[0][0] - t_event < 0.3
