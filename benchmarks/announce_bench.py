@@ -117,7 +117,7 @@ class Bench(fb.Worker):
             fb.guest(name, "systemctl stop guestnet-announce.service 2>/dev/null; true", check=False)
         mem = self.memory(name) if design == "new" else {}
         self.record(design, "memory", {"memory": mem})
-        for cycle in range(self.args.cycles):
+        for cycle in range(self.args.old_cycles if design == "old" and self.args.old_cycles else self.args.cycles):
             self.wait_vf_active(name, "collection")
             time.sleep(self.args.settle)
             tag = "%s%d" % (design, cycle)
@@ -158,6 +158,7 @@ def summary(bench, load):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cycles", type=int, default=20)
+    parser.add_argument("--old-cycles", type=int, help="cycles of the old design (default: --cycles)")
     parser.add_argument("--after", type=float, default=4.0, help="seconds measured after each action")
     parser.add_argument("--settle", type=float, default=1.0)
     parser.add_argument("--release", default="12")
