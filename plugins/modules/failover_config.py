@@ -313,12 +313,9 @@ def _announcer_files(groups):
     """The announcer's files as {relative path: (content, mode)}; its module owns their format. None without groups."""
     from ansible_collections.guestnet.failover.plugins.module_utils import announce
 
-    out = {}
     if not groups:
-        return out
-    for item in announce.render_files(groups, "/"):
-        out[item["path"].lstrip("/")] = (item["content"], int(item["mode"], 8))
-    return out
+        return {}
+    return dict((item["path"].lstrip("/"), (item["content"], int(item["mode"], 8))) for item in announce.render_files(groups, "/"))
 
 
 def _initrds(root):
@@ -478,10 +475,8 @@ def _configure(root, params, check_mode, run_command, backup):
             actions.append(["systemctl", "daemon-reload"])
         if any(p in filesmod.OWNED_PATHS for p in changed_paths):
             # the announcer is resident: restarted to load its new code and configuration, stopped when pruned
-            if ANNOUNCER_UNIT in planned:
-                actions.append(["systemctl", "restart", os.path.basename(ANNOUNCER_UNIT)])
-            elif is_active(os.path.basename(ANNOUNCER_UNIT)):
-                actions.append(["systemctl", "stop", os.path.basename(ANNOUNCER_UNIT)])
+            if ANNOUNCER_UNIT in planned or is_active(os.path.basename(ANNOUNCER_UNIT)):
+                actions.append(["systemctl", "restart" if ANNOUNCER_UNIT in planned else "stop", os.path.basename(ANNOUNCER_UNIT)])
         # a stack that is not running reads its files when it starts: asking it to reload would fail
         stack_running = backend not in STACK_UNIT or is_active(STACK_UNIT[backend])
         if backend in STACK_RELOAD and stack_running and any(p.startswith(STACK_PREFIXES[backend]) for p in changed_paths):
