@@ -42,16 +42,24 @@ OWNED_DIRS = (
     "etc/teamd",
 )
 OWNED_TOKEN = "guestnet-failover"
-# Files of ours outside the naming scheme above: the announcer's (announce.py SCRIPT_PATH, UNIT_PATH,
-# RULES_PATH, CONFIG_PATH). Owned when they carry the marker; the JSON (no comments) by its path.
-OWNED_PATHS = (
-    "usr/local/libexec/guestnet-announce",
-    "etc/systemd/system/guestnet-announce@.service",
+# Files of ours outside the naming scheme above: the announcer's (announce.py: installed_paths(), UNIT_PATH,
+# RULES_PATH, CONFIG_PATH) and those of its older design (a script and a template unit, pruned on upgrade).
+# Owned when they carry the marker; the JSON (no comments) by its path.
+ANNOUNCER_LIB = "usr/local/lib/guestnet-failover"
+ANNOUNCER_MODULES = ("announce_watch", "l2_frames", "link_apply", "netdev_read", "render_udev", "upper_config", "validate")
+_PACKAGE_PARTS = ("ansible_collections", "guestnet", "failover", "plugins", "module_utils")
+ANNOUNCER_PACKAGE_DIRS = tuple("%s/%s" % (ANNOUNCER_LIB, "/".join(_PACKAGE_PARTS[:i])) for i in range(1, len(_PACKAGE_PARTS) + 1))
+OWNED_PATHS = tuple("%s/__init__.py" % d for d in ANNOUNCER_PACKAGE_DIRS) + tuple(
+    "%s/%s.py" % (ANNOUNCER_PACKAGE_DIRS[-1], name) for name in ANNOUNCER_MODULES) + (
+    "etc/systemd/system/guestnet-announce.service",
     "etc/udev/rules.d/61-guestnet-announce.rules",
     "etc/guestnet/announce.json",
+    "usr/local/libexec/guestnet-announce",
+    "etc/systemd/system/guestnet-announce@.service",
 )
-# Directories only we create: removed when a prune leaves them empty.
-OWNED_EMPTY_DIRS = ("usr/lib/dracut/modules.d/90guestnet-failover", "etc/guestnet")
+# Directories only we create: removed when a prune leaves them empty (deepest first).
+OWNED_EMPTY_DIRS = ("usr/lib/dracut/modules.d/90guestnet-failover", "etc/guestnet") + tuple(
+    reversed(ANNOUNCER_PACKAGE_DIRS)) + (ANNOUNCER_LIB,)
 # Temporary files of ours (".guestnet-failover.*"; older announcer installs used ".guestnet-"): a killed run leaves
 # them behind, the next run removes them.
 TEMP_PREFIX = ".guestnet-failover."
@@ -410,8 +418,6 @@ def file_mode(path):
     if path.startswith("etc/NetworkManager/system-connections/") or path.startswith("etc/netplan/"):
         return MODE_PRIVATE
     if path.startswith("etc/initramfs-tools/hooks/") or path.endswith("/module-setup.sh"):
-        return MODE_EXEC
-    if path == "usr/local/libexec/guestnet-announce":
         return MODE_EXEC
     return MODE_DEFAULT
 

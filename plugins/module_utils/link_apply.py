@@ -18,15 +18,17 @@ import json
 import os
 import shutil
 import socket
-import struct
 import subprocess
 import time
 
-from ansible_collections.guestnet.failover.plugins.module_utils import netdev_read
+from ansible_collections.guestnet.failover.plugins.module_utils import l2_frames, netdev_read
 from ansible_collections.guestnet.failover.plugins.module_utils.netdev_read import read_text
-from ansible_collections.guestnet.failover.plugins.module_utils.render_udev import ETHTOOL, TEAM_PV_SPEED
+from ansible_collections.guestnet.failover.plugins.module_utils.render_udev import ETHTOOL
+from ansible_collections.guestnet.failover.plugins.module_utils.upper_config import (
+    TEAM_PV_SPEED, bond_kernel_options, teamd_runtime_json,
+)
 from ansible_collections.guestnet.failover.plugins.module_utils.validate import (
-    TEAM_HWADDR, ConfigError, check_link_options, check_runtime_group,
+    ConfigError, check_link_options, check_runtime_group,
 )
 
 
@@ -38,10 +40,6 @@ def _numbers(names):
 BOND_MODES = _numbers(netdev_read.BOND_MODES)
 FAIL_OVER_MAC = _numbers(netdev_read.FAIL_OVER_MAC)
 PRIMARY_RESELECT = _numbers(netdev_read.PRIMARY_RESELECT)
-HWADDR_POLICIES = TEAM_HWADDR
-BOND_DEFAULTS = {"miimon": 100, "fail_over_mac": "none", "primary_reselect": "always",
-                 "num_grat_arp": 3, "num_unsol_na": 3, "updelay": 0, "downdelay": 0}
-TEAM_DEFAULTS = {"hwaddr_policy": "same_all", "notify_peers": 3, "link_watch": "ethtool", "mcast_rejoin": 1}
 TEAMD_RUN_DIR = "/run/teamd"
 # route protocols worth moving from a lower to the upper (kernel/ra routes come back by themselves)
 MOVABLE_PROTOS = (3, 4, 16)  # boot, static, dhcp
@@ -187,45 +185,10 @@ def _route_text(route):
 
 
 def bond_options(group, fail_over_mac=None):
-    opts = dict(BOND_DEFAULTS)
-    opts.update(dict((k, v) for k, v in (group.get("bond") or {}).items() if v is not None))
-    if opts.get("arp_interval"):
+    """The runtime bond's kernel options: upper_config's builder over the normalised ``group["bond"]``."""
+    if group["bond"].get("arp_interval"):
         raise LinkApplyError("ARP link monitoring (arp_interval) is not applied at runtime; use miimon for PV/VF failover")
-    if fail_over_mac:
-        opts["fail_over_mac"] = fail_over_mac
-    return {
-        "mode": "active-backup", "miimon": opts["miimon"], "updelay": opts["updelay"],
-        "downdelay": opts["downdelay"], "fail_over_mac": opts["fail_over_mac"],
-        "primary_reselect": opts["primary_reselect"],
-        # the kernel keeps one counter for both (IFLA_BOND_NUM_PEER_NOTIF)
-        "num_peer_notif": max(opts["num_grat_arp"], opts["num_unsol_na"]),
-    }
-
-
-def teamd_config(upper, mac, pv, vf, group, hwaddr_policy=None):
-    """The teamd JSON config for the activebackup runner (ports: PV first, VF preferred)."""
-    team = dict(TEAM_DEFAULTS)
-    team.update(dict((k, v) for k, v in (group.get("team") or {}).items() if v is not None))
-    policy = hwaddr_policy or team["hwaddr_policy"]
-    if policy not in HWADDR_POLICIES:
-        raise LinkApplyError("team hwaddr_policy must be one of %s" % ", ".join(HWADDR_POLICIES))
-    ports = {pv: {"prio": 0}}
-    if vf:
-        ports[vf] = {"prio": 100}
-    link_watch = {"name": team["link_watch"]}
-    for key in ("delay_up", "delay_down"):
-        if team.get(key):
-            link_watch[key] = team[key]
-    config = {
-        "device": upper,
-        "hwaddr": mac,
-        "runner": {"name": "activebackup", "hwaddr_policy": policy},
-        "link_watch": link_watch,
-        "notify_peers": {"count": team["notify_peers"], "interval": 50},
-        "mcast_rejoin": {"count": team.get("mcast_rejoin", 1), "interval": 50},
-        "ports": ports,
-    }
-    return json.dumps(config, indent=2, sort_keys=True) + "\n"
+    return bond_kernel_options(group["bond"], fail_over_mac)
 
 
 def _wanted_addresses(state, res, group):
@@ -330,7 +293,7 @@ def target_view(state, res, group, mac_refused=False):
                 notes.append("%s refuses a MAC change: fail_over_mac=active, %s follows the active port's MAC" % (res["vf"], res["upper"]))
     elif res["model"] == "team":
         policy = "by_active" if mac_refused else None
-        view["teamd_config"] = teamd_config(res["upper"], mac, res["pv"], res["vf"], group, policy)
+        view["teamd_config"] = teamd_runtime_json(group, res["pv"], res["vf"], policy)
         view["teamd_running"] = True
         view["mac"] = upper.get("mac") if mac_refused and upper else mac
         if mac_refused:
@@ -366,6 +329,40 @@ def summary(view):
             name, port["driver"], port["master"] or "-", "up" if port["up"] else "down", port["mtu"],
             "disabled" if port["ipv6_disabled"] else "enabled", ", ".join(port["addresses"])))
     return "\n".join(lines) + "\n"
+
+
+def _role(res, port):
+    return "vf" if port == res["vf"] else "pv"
+
+
+def port_join_steps(model, upper, port, role, driver, master=None):
+    """Steps putting one lower into its bond/team: silent (no address, no IPv6), down, out of ``master``, enslaved.
+
+    The runtime planner uses them for every port it enslaves, the announcer for a re-plugged one (port_rejoin_steps).
+    """
+    steps = [{"op": "addr_flush", "dev": port}, {"op": "sysctl_ipv6", "dev": port, "disable": True}]
+    if master:
+        steps.append({"op": "link_set", "dev": port, "nomaster": True})
+    steps.append({"op": "link_set", "dev": port, "state": "down"})
+    if model == "bond":
+        steps.append({"op": "link_set", "dev": port, "master": upper})
+    else:
+        if role == "pv" and TEAM_PV_SPEED.get(driver):
+            steps.append({"op": "port_speed", "dev": port, "speed": TEAM_PV_SPEED[driver]})
+        steps.append({"op": "teamd_port_add", "dev": upper, "port": port})
+    return steps
+
+
+def port_rejoin_steps(model, upper, port, role, driver):
+    """A re-plugged lower back into a running bond/team, up, and the VF preferred again (the announcer's join)."""
+    steps = port_join_steps(model, upper, port, role, driver)
+    if model == "bond" and role == "vf":
+        steps.append({"op": "bond_set", "dev": upper, "options": {"primary": port}})
+    steps.append({"op": "link_set", "dev": port, "state": "up"})
+    if model == "team" and role == "vf":
+        # teamd keeps the active port on a port add: make the VF active like a bond primary
+        steps.append({"op": "teamd_active", "dev": upper, "port": port})
+    return steps
 
 
 def plan_steps(state, res, group, target):
@@ -411,12 +408,8 @@ def plan_steps(state, res, group, target):
             link = links[port]
             if link["master"] == upper and not recreate:
                 continue
-            add({"op": "addr_flush", "dev": port})
-            add({"op": "sysctl_ipv6", "dev": port, "disable": True})
-            if link["master"] and link["master"] != upper:
-                add({"op": "link_set", "dev": port, "nomaster": True})
-            add({"op": "link_set", "dev": port, "state": "down"})
-            add({"op": "link_set", "dev": port, "master": upper})
+            steps.extend(port_join_steps(model, upper, port, _role(res, port), _drv(link),
+                                         link["master"] if link["master"] != upper else None))
         if res["vf"] and (recreate or cur.get("primary") != res["vf"]):
             add({"op": "bond_set", "dev": upper, "options": {"primary": res["vf"]}})
     elif model == "team":
@@ -439,12 +432,7 @@ def plan_steps(state, res, group, target):
         else:
             for port in ports:
                 if links[port]["master"] != upper:
-                    add({"op": "addr_flush", "dev": port})
-                    add({"op": "sysctl_ipv6", "dev": port, "disable": True})
-                    add({"op": "link_set", "dev": port, "state": "down"})
-                    if TEAM_PV_SPEED.get(_drv(links[port])) and port == res["pv"]:
-                        add({"op": "port_speed", "dev": port, "speed": TEAM_PV_SPEED[_drv(links[port])]})
-                    add({"op": "teamd_port_add", "dev": upper, "port": port})
+                    steps.extend(port_join_steps(model, upper, port, _role(res, port), _drv(links[port]), links[port]["master"]))
 
     # lowers silent: no addresses, no IPv6 autoconf (net_failover lowers, leftovers elsewhere)
     for port in ports:
@@ -551,6 +539,7 @@ class Applier(object):
         self.carrier_timeout = carrier_timeout
         self.proc = proc
         self.log = log if log is not None else []
+        self.current = None
 
     def index(self, name):
         found = self.ipr.link_lookup(ifname=name)
@@ -558,10 +547,21 @@ class Applier(object):
             raise LinkApplyError("device %s not found" % name)
         return found[0]
 
+    def carrier(self, name):
+        """Up with carrier (True/False), None when there is no such device."""
+        found = self.ipr.link_lookup(ifname=name)
+        if not found:
+            return None
+        msg = self.ipr.get_links(found[0])[0]
+        return bool(msg.get_attr("IFLA_CARRIER", 0) and msg["flags"] & IFF_UP)
+
     def run(self, steps):
+        """Execute ``steps`` in order; each one is logged once done (``current`` is the one running)."""
         for step in steps:
+            self.current = step
             getattr(self, "op_" + step["op"])(step)
             self.log.append(step)
+        self.current = None
 
     # one method per step kind -------------------------------------------------
     def op_bond_add(self, step):
@@ -662,7 +662,7 @@ class Applier(object):
                 handle.write("1" if step["disable"] else "0")
 
     def op_wait_carrier(self, step):
-        wait_carrier(self.ipr, step["dev"], self.carrier_timeout)
+        l2_frames.wait_carrier(step["dev"], self.carrier_timeout, has_carrier=self.carrier)
 
     def op_teamd_start(self, step):
         teamd_start(step["dev"], step["config"])
@@ -671,7 +671,7 @@ class Applier(object):
         teamd_stop(step["dev"])
 
     def op_teamd_active(self, step):
-        wait_carrier(self.ipr, step["port"], self.carrier_timeout)
+        l2_frames.wait_carrier(step["port"], self.carrier_timeout, has_carrier=self.carrier)
         subprocess.run(["teamdctl", step["dev"], "state", "item", "set", "runner.active_port", step["port"]],
                        check=False, capture_output=True)
 
@@ -680,22 +680,32 @@ class Applier(object):
         subprocess.run([shutil.which("ethtool") or ETHTOOL, "-s", step["dev"], "speed", str(step["speed"]), "duplex", "full"],
                        check=False, capture_output=True)
 
+    def op_mac_test(self, step):
+        """Can ``dev`` take ``address``? Sets it (down, then back up) and records ``refused``/``changed`` in the step.
+
+        The device keeps the MAC when the driver takes it; rollback puts the old one back (it compares MACs too).
+        """
+        idx = self.index(step["dev"])
+        msg = self.ipr.get_links(idx)[0]
+        step["refused"] = step["changed"] = False
+        if (msg.get_attr("IFLA_ADDRESS") or "").lower() == step["address"].lower():
+            return
+        was_up = bool(msg["flags"] & IFF_UP)
+        try:
+            if was_up:
+                self.ipr.link("set", index=idx, state="down")
+            self.ipr.link("set", index=idx, address=step["address"])
+            step["changed"] = True
+        except Exception as exc:  # pylint: disable=broad-except
+            if getattr(exc, "code", None) not in MAC_REFUSED:
+                raise
+            step["refused"] = True
+        finally:
+            if was_up:
+                self.ipr.link("set", index=idx, state="up")
+
     def op_teamd_port_add(self, step):
         subprocess.run(["teamdctl", step["dev"], "port", "add", step["port"]], check=True, capture_output=True)
-
-
-def wait_carrier(ipr, name, timeout):
-    """Wait for carrier on ``name``; True when it came, False after ``timeout`` (not fatal)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = ipr.link_lookup(ifname=name)
-        if found:
-            msg = ipr.get_links(found[0])[0]
-            if msg.get_attr("IFLA_CARRIER", 0) and msg["flags"] & IFF_UP:
-                return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.02)
 
 
 def _teamd_paths(upper):
@@ -737,50 +747,17 @@ def teamd_stop(upper):
         subprocess.run(["ip", "link", "del", upper], capture_output=True, check=False)
 
 
-def mac_change_refused(ipr, name, mac):
-    """Try to give ``name`` the MAC ``mac`` (down); True when the driver refuses (EPERM...)."""
-    idx = ipr.link_lookup(ifname=name)[0]
-    msg = ipr.get_links(idx)[0]
-    current = (msg.get_attr("IFLA_ADDRESS") or "").lower()
-    if current == mac.lower():
-        return False
-    was_up = bool(msg["flags"] & IFF_UP)
-    try:
-        if was_up:
-            ipr.link("set", index=idx, state="down")
-        ipr.link("set", index=idx, address=mac)
-    except Exception as exc:  # pylint: disable=broad-except
-        if getattr(exc, "code", None) in MAC_REFUSED:
-            return True
-        raise
-    finally:
-        if was_up:
-            ipr.link("set", index=idx, state="up")
-    return False
-
-
 # --------------------------------------------------------------------------- probe + rollback
-ARP_REQUEST = 1
-ARP_REPLY = 2
-
-
-def _mac_bytes(mac):
-    return bytes(int(x, 16) for x in mac.split(":"))
-
-
 def arp_probe(device, target, timeout=1.0, sender_ip=None):
     """ARP who-has ``target`` out of ``device``; True when the target answers within ``timeout``."""
     mac = read_text("/sys/class/net/%s/address" % device)
     if not mac:
         return False
-    src_ip = socket.inet_aton(sender_ip) if sender_ip else b"\0\0\0\0"
     tgt_ip = socket.inet_aton(target)
-    frame = (b"\xff" * 6 + _mac_bytes(mac) + struct.pack("!H", 0x0806)
-             + struct.pack("!HHBBH", 1, 0x0800, 6, 4, ARP_REQUEST)
-             + _mac_bytes(mac) + src_ip + b"\0" * 6 + tgt_ip)
-    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806))
+    frame = l2_frames.arp_frame(mac, socket.inet_aton(sender_ip) if sender_ip else b"\0\0\0\0", tgt_ip)
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(l2_frames.ETH_P_ARP))
     try:
-        sock.bind((device, 0x0806))
+        sock.bind((device, l2_frames.ETH_P_ARP))
         sock.settimeout(0.1)
         deadline = time.monotonic() + timeout
         sock.send(frame)
@@ -789,7 +766,7 @@ def arp_probe(device, target, timeout=1.0, sender_ip=None):
                 data = sock.recv(128)
             except socket.timeout:
                 continue
-            if len(data) >= 42 and struct.unpack("!H", data[20:22])[0] == ARP_REPLY and data[28:32] == tgt_ip:
+            if l2_frames.is_arp_reply_from(data, tgt_ip):
                 return True
         return False
     finally:
@@ -828,7 +805,7 @@ def rollback(ipr, before, after, created, proc="/proc/sys/net/ipv6/conf"):
     """Restore ``before`` (a ``read_state`` snapshot) on the links the apply touched.
 
     ``created`` names uppers that did not exist before (removed; teamd stopped for teams).
-    Lowers get back their master, MTU, up state, IPv6 sysctl, addresses; missing routes are
+    Lowers get back their master, MAC, MTU, up state, IPv6 sysctl, addresses; missing routes are
     re-added. Errors are collected, not raised: the goal is to get as much back as possible.
     """
     errors = []
@@ -860,6 +837,10 @@ def rollback(ipr, before, after, created, proc="/proc/sys/net/ipv6/conf"):
                 attempt({"op": "link_set", "dev": name, "master": old["master"]})
             else:
                 attempt({"op": "link_set", "dev": name, "nomaster": True})
+        if old.get("kind") not in ("bond", "team") and old.get("mac") and new.get("mac") != old.get("mac"):
+            # a lower's MAC (the VF-MAC test, a bond's fail_over_mac=none): the driver takes it only while down
+            attempt({"op": "link_set", "dev": name, "state": "down"})
+            attempt({"op": "link_set", "dev": name, "address": old["mac"]})
         if new.get("mtu") != old.get("mtu"):
             attempt({"op": "link_set", "dev": name, "mtu": old["mtu"]})
         if old.get("ipv6_disabled") is not None and new.get("ipv6_disabled") != old.get("ipv6_disabled"):
@@ -909,8 +890,8 @@ def _copy(data):
     return json.loads(json.dumps(data))
 
 
-def _mac_refused(ipr, state, res, check_mode):
-    """Does the VF refuse the PV's MAC? Asked only before the VF is enslaved (never on reruns)."""
+def _mac_refused(applier, state, res, check_mode):
+    """Does the VF refuse the PV's MAC? Tested (an executed, logged step) only before the VF is enslaved, never on reruns."""
     vf = res["vf"]
     if res["model"] not in ("bond", "team") or not vf:
         return False
@@ -924,7 +905,9 @@ def _mac_refused(ipr, state, res, check_mode):
         return '"by_active"' in (upper.get("teamd_config") or "")
     if vf_link["mac"] == pv_mac or check_mode:
         return False
-    return mac_change_refused(ipr, vf, pv_mac)
+    step = {"op": "mac_test", "dev": vf, "address": pv_mac}
+    applier.run([step])
+    return step["refused"]
 
 
 def run(ipr, groups, check_mode=False, probe_target=None, probe_method="arp", probe_device=None,
@@ -952,15 +935,24 @@ def run(ipr, groups, check_mode=False, probe_target=None, probe_method="arp", pr
         return current
 
     state = snapshot()
+    pristine = _copy(state)  # what rollback restores: taken before the first change, the MAC test included
+    applier = Applier(ipr, carrier_timeout=carrier_timeout)
     plans = []
-    for group in groups:
-        res = resolve(state, group)
-        refused = _mac_refused(ipr, state, res, check_mode)
-        if refused and res["model"] in ("bond", "team") and not check_mode:
-            state = snapshot()  # the MAC test toggled the VF
-        plan = plan_group(state, group, refused)
-        plan["fail_over_mac"] = (plan["target"].get("options") or {}).get("fail_over_mac")
-        plans.append(plan)
+    try:
+        for group in groups:
+            res = resolve(state, group)
+            refused = _mac_refused(applier, state, res, check_mode)
+            if applier.log:
+                state = snapshot()  # the MAC test toggled the VF (and may have left it the PV's MAC)
+            plan = plan_group(state, group, refused)
+            plan["fail_over_mac"] = (plan["target"].get("options") or {}).get("fail_over_mac")
+            plans.append(plan)
+    except LinkApplyError:
+        if applier.log:
+            errors = rollback(ipr, _copy(restrict(pristine, touched(applier.log))), reader(ipr), [])
+            if errors:
+                raise RolledBack("planning failed after the VF MAC test; restoring it failed", errors)
+        raise
     before = "".join(p["before"] for p in plans)
     steps = [s for p in plans for s in p["steps"]]
     result = {"changed": bool(steps), "before": before, "after": "".join(p["after"] for p in plans),
@@ -975,9 +967,8 @@ def run(ipr, groups, check_mode=False, probe_target=None, probe_method="arp", pr
 
     created = [(p["resolved"]["upper"], p["resolved"]["model"]) for p in plans
                if p["steps"] and not p["resolved"]["upper_exists"] and p["resolved"]["model"] in ("bond", "team")]
-    names = touched(steps) | set(n for p in plans for n in (p["resolved"]["pv"], p["resolved"]["vf"]) if n)
-    saved = _copy(restrict(state, names))
-    applier = Applier(ipr, carrier_timeout=carrier_timeout)
+    names = touched(steps + applier.log) | set(n for p in plans for n in (p["resolved"]["pv"], p["resolved"]["vf"]) if n)
+    saved = _copy(restrict(pristine, names))
     started = time.monotonic()
     try:
         for plan in plans:
@@ -985,7 +976,7 @@ def run(ipr, groups, check_mode=False, probe_target=None, probe_method="arp", pr
     except Exception as exc:  # pylint: disable=broad-except
         errors = rollback(ipr, saved, reader(ipr), created)
         raise RolledBack("applying %s failed (%s); the previous state was restored" % (
-            applier.log[-1]["op"] if applier.log else "the first step", exc), errors)
+            (applier.current or {}).get("op", "a step"), exc), errors)
     result["apply_seconds"] = round(time.monotonic() - started, 3)
     if probe_target:
         device = probe_device or plans[0]["resolved"]["upper"]

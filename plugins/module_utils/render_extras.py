@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 
-from ansible_collections.guestnet.failover.plugins.module_utils import initramfs, render_ifupdown, render_networkmanager
+from ansible_collections.guestnet.failover.plugins.module_utils import initramfs, render_ifupdown
+from ansible_collections.guestnet.failover.plugins.module_utils.upper_config import teamd_config
 
 CLOUD_INIT = "etc/cloud/cloud.cfg.d/99-guestnet-failover.cfg"
 INITRAMFS_TOOLS_HOOK = "etc/initramfs-tools/hooks/guestnet-failover"
@@ -84,7 +85,7 @@ def dracut_module(paths, marker):
 
 def teamd_conf(group):
     """teamd JSON for ifupdown: runner and link watch; ports join from their own stanzas."""
-    return json.dumps(json.loads(render_networkmanager.team_config(group)), sort_keys=True, indent=4) + "\n"
+    return json.dumps(teamd_config(group), sort_keys=True, indent=4) + "\n"
 
 
 def render(groups, options):

@@ -11,9 +11,9 @@ The YAML is written by hand: every value passed validate.normalize, MACs are quo
 from __future__ import annotations
 
 from ansible_collections.guestnet.failover.plugins.module_utils import render_networkd
+from ansible_collections.guestnet.failover.plugins.module_utils.upper_config import UPPER_DRIVER
 
 PATH = "etc/netplan/90-guestnet-failover.yaml"
-UPPER_DRIVER = {"net_failover": "net_failover", "netvsc": "hv_netvsc"}
 
 
 # netplan writes 10-netplan-<id>.network; networkd takes the first matching file, and cloud-init's own id for the

@@ -9,8 +9,9 @@ and cloud-init's, which may match the shared MAC alone.
 """
 from __future__ import annotations
 
+from ansible_collections.guestnet.failover.plugins.module_utils.upper_config import UPPER_DRIVER
+
 DIR = "etc/systemd/network"
-UPPER_DRIVER = {"net_failover": "net_failover", "netvsc": "hv_netvsc"}
 
 
 def _path(prefix, ident, suffix):

@@ -13,11 +13,13 @@ Ports use ``master=``/``slave-type=``: NetworkManager 1.42 (Debian 12) does not 
 """
 from __future__ import annotations
 
-import json
 import uuid
 
+from ansible_collections.guestnet.failover.plugins.module_utils.upper_config import (
+    UPPER_DRIVER, compact_json, teamd_config, teamd_port,
+)
+
 DIR = "etc/NetworkManager/system-connections"
-UPPER_DRIVER = {"net_failover": "net_failover", "netvsc": "hv_netvsc"}
 # uuid5 namespace for stable, idempotent profile UUIDs
 NAMESPACE = uuid.UUID("5b0f4c1e-6d0a-4b8e-9a55-2f6f1c0e7a31")
 
@@ -77,21 +79,12 @@ def _upper(group):
 
 def team_config(group):
     """teamd activebackup runner configuration (without ports) as compact JSON."""
-    team = group["team"]
-    config = {
-        "device": group["name"],
-        "hwaddr": group["mac"],
-        "runner": {"name": "activebackup", "hwaddr_policy": team["hwaddr_policy"]},
-        "link_watch": {"name": team["link_watch"], "delay_up": team["delay_up"], "delay_down": team["delay_down"]},
-        "notify_peers": {"count": team["notify_peers"]},
-        "mcast_rejoin": {"count": team["mcast_rejoin"]},
-    }
-    return json.dumps(config, sort_keys=True, separators=(",", ":"))
+    return compact_json(teamd_config(group))
 
 
 def port_config(role):
-    """teamd port configuration: the VF wins whenever it has link, sticky off."""
-    return json.dumps({"prio": 100 if role == "vf" else 0, "sticky": False}, sort_keys=True, separators=(",", ":"))
+    """teamd port configuration (upper_config.teamd_port) as compact JSON."""
+    return compact_json(teamd_port(role))
 
 
 def _master(group):

@@ -21,15 +21,11 @@ cloud-init 22.4 and netplan 0.106).
 """
 from __future__ import annotations
 
+from ansible_collections.guestnet.failover.plugins.module_utils.upper_config import TEAM_PV_SPEED, UPPER_DRIVER
+
 RULES = "etc/udev/rules.d/81-guestnet-failover.rules"
 LINK_DIR = "etc/systemd/network"
 MANAGED_BY = "guestnet.failover"
-UPPER_DRIVER = {"net_failover": "net_failover", "netvsc": "hv_netvsc"}
-# teamd's activebackup runner picks the best port with "prio > best OR speed > best": virtio_net reports
-# SPEED_UNKNOWN (0xffffffff Mb/s), so the PV outranks the VF whatever their prios and the team never moves
-# back to the VF. Giving the PV a known low speed before teamd sees it (ethtool, speed is cosmetic on
-# virtio_net) lets the VF's prio win. Seen on Debian 12 (libteam 1.31) in the lab.
-TEAM_PV_SPEED = {"virtio_net": 10}
 ETHTOOL = "/usr/sbin/ethtool"
 # "$name" is the name assigned so far (the .link's or the predictable one); ":=" lets no later rule change it
 FINAL_NAME = 'NAME:="$name"'

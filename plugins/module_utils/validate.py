@@ -635,3 +635,23 @@ def check_discovered(groups, field="groups"):
             if group.get(key) is not None:
                 check_driver(group[key], "%s.%s" % (sub, key))
     return groups
+
+
+def check_announce_group(group, field):
+    """An announcer group {upper, mac, model, pv_driver, vf_drivers}, checked (its renderer and the guest's watcher)."""
+    if not isinstance(group, dict):
+        raise ConfigError("%s: expected a mapping, got %r" % (field, group))
+    upper = group.get("upper")
+    model = group.get("model", "net_failover")
+    if model not in MODELS:
+        raise ConfigError("%s.model: unknown model %r" % (field, model))
+    mac = check_mac(group.get("mac"), "%s.mac" % field)
+    # the kernel names net_failover/netvsc uppers (no name wanted): the announcer finds them by MAC
+    if upper is not None or model not in ("net_failover", "netvsc"):
+        check_ifname(upper, "%s.upper: invalid upper device name %r for %s" % (field, upper, mac), kernel=True)
+    vf_drivers = group.get("vf_drivers") or []
+    if not isinstance(vf_drivers, list):
+        raise ConfigError("%s.vf_drivers: expected a list of driver names" % field)
+    for drv in [d for d in [group.get("pv_driver")] + list(vf_drivers) if d]:
+        check_driver(drv, "%s: invalid driver name %r for %s" % (field, drv, mac))
+    return {"upper": upper, "mac": mac, "model": model, "pv_driver": group.get("pv_driver"), "vf_drivers": list(vf_drivers)}

@@ -115,7 +115,7 @@ options:
     default: true
   announcer:
     description:
-      - Also write the announcer files of M(guestnet.failover.failover_link) (udev rule, oneshot unit, sender script),
+      - Also write the announcer files of M(guestnet.failover.failover_link) (udev rule, systemd unit, the watcher's code),
         so an image built under O(root) sends gratuitous ARP and unsolicited NA on failover from the first boot.
       - Every group needs a C(name) for it.
     type: bool
@@ -314,18 +314,16 @@ STACK_UNIT = {"networkd": "systemd-networkd.service", "NetworkManager": "Network
 LOCK_TIMEOUT = 900
 # legacy rules we remove that an initrd's main archive may still hold: only a full rebuild drops them
 LEGACY_INITRAMFS_PREFIXES = ("etc/udev/rules.d/68-azure-", "etc/udev/rules.d/10-azure-")
+ANNOUNCER_UNIT = "etc/systemd/system/guestnet-announce.service"  # announce.UNIT_PATH (test_failover_config checks)
 
 
 def _announcer_files(groups):
     """The announcer's files as {relative path: (content, mode)}; its module owns their format. None without groups."""
     from ansible_collections.guestnet.failover.plugins.module_utils import announce
 
-    out = {}
     if not groups:
-        return out
-    for item in announce.render_files(groups, "/"):
-        out[item["path"].lstrip("/")] = (item["content"], int(item["mode"], 8))
-    return out
+        return {}
+    return dict((item["path"].lstrip("/"), (item["content"], int(item["mode"], 8))) for item in announce.render_files(groups, "/"))
 
 
 def is_image_root(root):
@@ -413,6 +411,10 @@ def _configure(root, params, check_mode, run_command, backup):
             actions.append(["udevadm", "settle", "--timeout=30"])
         if any(p.startswith("etc/systemd/system/") for p in changed_paths):
             actions.append(["systemctl", "daemon-reload"])
+        if any(p in filesmod.OWNED_PATHS for p in changed_paths):
+            # the announcer is resident: restarted to load its new code and configuration, stopped when pruned
+            if ANNOUNCER_UNIT in planned or is_active(os.path.basename(ANNOUNCER_UNIT)):
+                actions.append(["systemctl", "restart" if ANNOUNCER_UNIT in planned else "stop", os.path.basename(ANNOUNCER_UNIT)])
         # a stack that is not running reads its files when it starts: asking it to reload would fail
         stack_running = backend not in STACK_UNIT or is_active(STACK_UNIT[backend])
         if backend in STACK_RELOAD and stack_running and any(p.startswith(STACK_PREFIXES[backend]) for p in changed_paths):

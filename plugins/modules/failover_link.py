@@ -27,10 +27,11 @@ description:
   - With O(probe), the apply is a transaction. If O(probe) does not answer through the upper within
     O(rollback_timeout) seconds, or a step fails, the previous state of the touched devices is restored
     and the module fails with C(rolled_back=true).
-  - With O(announcer=true), installs the announcer (udev rule, C(guestnet-announce@.service) oneshot
-    template and a python3 standard library sender) that sends gratuitous ARP and unsolicited NA for
-    every address of the upper when a lower appears or goes away, and re-enslaves a re-plugged VF into
-    its bond or team. The kernel's net_failover announces nothing when it switches.
+  - With O(announcer=true), installs the announcer (a resident watcher on rtnetlink, C(guestnet-announce.service),
+    run from a copy of this collection's module_utils in C(/usr/local/lib/guestnet-failover), and a udev rule
+    that starts it) that sends gratuitous ARP and unsolicited NA for every address of the upper when a lower
+    appears or goes away, and re-enslaves a re-plugged VF into its bond or team. The kernel's net_failover
+    announces nothing when it switches.
 author:
   - guestnet.failover contributors (@guestnet)
 requirements:
@@ -78,7 +79,7 @@ options:
     default: 10
   announcer:
     description:
-      - Install the announcer files under C(/) and reload udev and systemd when they change.
+      - Install the announcer files under C(/) and reload udev and systemd and restart the announcer when they change.
       - After a change it also sends one burst from each changed upper.
     type: bool
     default: false
@@ -219,7 +220,7 @@ import signal
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.guestnet.failover.plugins.module_utils import announce, link_apply
+from ansible_collections.guestnet.failover.plugins.module_utils import announce, announce_watch, link_apply
 from ansible_collections.guestnet.failover.plugins.module_utils.files import FileError
 from ansible_collections.guestnet.failover.plugins.module_utils.netdev_read import IPRoute
 from ansible_collections.guestnet.failover.plugins.module_utils.pyroute2_support import require_pyroute2
@@ -232,6 +233,8 @@ def install_announcer(module, groups, uppers):
     if changed and not module.check_mode:
         module.run_command(["udevadm", "control", "--reload"])
         module.run_command(["systemctl", "daemon-reload"])
+        # the watcher is resident: a restart loads the new configuration and code
+        module.run_command(["systemctl", "restart", announce.SERVICE])
     return changed
 
 
@@ -244,7 +247,6 @@ def apply(module):
                            params["rollback_timeout"], params["carrier_timeout"])
     except ConfigError as exc:
         module.fail_json(msg=str(exc), changed=False)
-    sender = announce.sender() if params["announcer"] else None
     if params["probe"]:
         # the rollback must finish even when the change cut the controller's connection
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
@@ -254,7 +256,7 @@ def apply(module):
                 ipr, groups, check_mode=module.check_mode, probe_target=params["probe"],
                 probe_method=params["probe_method"], probe_device=params["probe_device"],
                 rollback_timeout=params["rollback_timeout"], carrier_timeout=params["carrier_timeout"],
-                announcer=sender["send_burst"] if sender else None)
+                announcer=announce_watch.send_burst if params["announcer"] else None)
         except link_apply.RolledBack as exc:
             extra = getattr(exc, "result", {}) or {}
             module.fail_json(msg=str(exc), rolled_back=True, rollback_errors=exc.errors,

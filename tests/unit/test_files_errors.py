@@ -18,7 +18,8 @@ from ansible_collections.guestnet.failover.tests.unit.plugins.module_utils.failo
 
 RULES = "etc/udev/rules.d/81-guestnet-failover.rules"
 NETWORK = "etc/systemd/network/05-guestnet-failover-lan0.network"
-ANNOUNCER = [p.lstrip("/") for p in (announce.SCRIPT_PATH, announce.UNIT_PATH, announce.RULES_PATH, announce.CONFIG_PATH)]
+ANNOUNCER = [f["path"].lstrip("/") for f in announce.render_files([NET_FAILOVER])]
+MODULE_DIR = announce.MODULE_DIR.lstrip("/")
 
 
 def _params(root, **extra):
@@ -102,10 +103,10 @@ def test_umask_077_still_gives_0755_directories(tmp_path):
         fc.configure(_params(tmp_path, announcer=True))
     finally:
         os.umask(old)
-    for directory in ("etc", "etc/udev", "etc/udev/rules.d", "etc/systemd/network", "etc/guestnet", "usr/local/libexec"):
+    for directory in ("etc", "etc/udev", "etc/udev/rules.d", "etc/systemd/network", "etc/guestnet", MODULE_DIR):
         assert oct(os.stat(str(tmp_path / directory)).st_mode & 0o777) == "0o755", directory
     assert oct(os.stat(str(tmp_path / RULES)).st_mode & 0o777) == "0o644"
-    assert oct(os.stat(str(tmp_path / "usr/local/libexec/guestnet-announce")).st_mode & 0o777) == "0o755"
+    assert oct(os.stat(str(tmp_path / MODULE_DIR / "announce_watch.py")).st_mode & 0o777) == "0o644"
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="owner changes need root")
@@ -155,21 +156,24 @@ def test_announcer_files_are_owned_and_pruned(tmp_path, off):
     assert all(str(tmp_path / p) in result["removed"] for p in ANNOUNCER)
     assert not any((tmp_path / p).exists() for p in ANNOUNCER)
     assert not (tmp_path / "etc/guestnet").exists()  # our own directory goes with its last file
+    assert not (tmp_path / announce.LIB_DIR.lstrip("/")).exists() and (tmp_path / "usr/local/lib").is_dir()
     assert not fc.configure(params)["changed"]
 
 
 def test_announcer_files_of_an_older_release_are_pruned(tmp_path):
-    """Files written by the old announce.install (no comment in the JSON) are still recognised."""
-    for path, content in ((announce.CONFIG_PATH, '{"groups": []}\n'), (announce.UNIT_PATH, announce.UNIT.format(script="x")),
-                          (announce.RULES_PATH, "# Managed by guestnet.failover: do not edit, the next run overwrites it.\n"),
-                          (announce.SCRIPT_PATH, announce.SENDER)):
-        target = tmp_path / path.lstrip("/")
+    """Files of the older oneshot design (script, template unit; no comment in the JSON) are still recognised."""
+    marker = "# Managed by guestnet.failover: do not edit, the next run overwrites it.\n"
+    old = {"usr/local/libexec/guestnet-announce": "#!/usr/bin/python3\n# SPDX-License-Identifier: GPL-3.0-or-later\n" + marker,
+           "etc/systemd/system/guestnet-announce@.service": marker + "[Service]\nType=oneshot\n",
+           announce.RULES_PATH.lstrip("/"): marker, announce.CONFIG_PATH.lstrip("/"): '{"groups": []}\n'}
+    for path, content in old.items():
+        target = tmp_path / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(content)
     foreign = tmp_path / "etc/systemd/system/other@.service"
     foreign.write_text("[Service]\n")
     result = fc.configure(_params(tmp_path))
-    assert sorted(result["removed"]) == sorted(str(tmp_path / p) for p in ANNOUNCER + ["etc/guestnet"])
+    assert sorted(result["removed"]) == sorted(str(tmp_path / p) for p in list(old) + ["etc/guestnet"])
     assert foreign.exists()
 
 

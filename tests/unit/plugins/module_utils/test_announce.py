@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Announcer: rendered files, frame layout (RFC 5227 / RFC 4861), rate limit, and a real burst on veth."""
+"""Announcer: installed files, frame layout (RFC 5227 / RFC 4861), the watcher's decisions, a real burst in a netns."""
 from __future__ import annotations
 
+import ast
+import json
 import os
 import socket
 import struct
@@ -11,50 +13,84 @@ import time
 
 import pytest
 
-from ansible_collections.guestnet.failover.plugins.module_utils import announce
+from ansible_collections.guestnet.failover.plugins.module_utils import announce, announce_watch as aw, l2_frames
 
 MAC = "52:54:00:12:34:56"
 GROUP = {"name": "eth0", "model": "net_failover", "mac": MAC, "pv_driver": "virtio_net", "vf_drivers": ["e1000e"]}
-
-
-@pytest.fixture()
-def sender(tmp_path):
-    ns = announce.sender()
-    ns["STAMPS"] = str(tmp_path / "stamps")
-    return ns
+HERE = os.path.dirname(aw.__file__)
+PREFIX = "ansible_collections.guestnet.failover.plugins.module_utils."
 
 
 def test_render_files_under_root(tmp_path):
     files = announce.render_files([GROUP], root=str(tmp_path))
     paths = [f["path"] for f in files]
-    owned = (announce.SCRIPT_PATH, announce.UNIT_PATH, announce.RULES_PATH, announce.CONFIG_PATH)
+    owned = announce.installed_paths() + [announce.UNIT_PATH, announce.RULES_PATH, announce.CONFIG_PATH]
     assert paths == [str(tmp_path / p.lstrip("/")) for p in owned]
-    by = dict((os.path.basename(f["path"]), f) for f in files)
-    rules = by["61-guestnet-announce.rules"]["content"]
-    assert 'ACTION=="add", SUBSYSTEM=="net", ATTR{address}=="%s"' % MAC in rules
-    # the remove rule's mark must survive udev's rename ("move" replaces the device's database entry), and
-    # lowers present before the rules existed get it from the "change" events failover_config replays
-    assert 'ACTION=="add|move|change", SUBSYSTEM=="net", ATTR{address}=="%s", ENV{GUESTNET_FAILOVER_MAC}="%s"\n' % (MAC, MAC) in rules
-    assert 'RUN+="/bin/systemctl --no-block start guestnet-announce@$env{IFINDEX}.service"' in rules
-    assert 'ENV{GUESTNET_FAILOVER_MAC}=="%s", RUN+="/bin/systemctl --no-block start guestnet-announce@%s.service"' % (MAC, MAC) in rules
-    unit = by["guestnet-announce@.service"]["content"]
-    assert "Type=oneshot" in unit and "ExecStart=/usr/bin/python3 %s %%I" % announce.SCRIPT_PATH in unit
-    assert by["guestnet-announce"]["mode"] == "0755" and by["guestnet-announce"]["content"] == announce.SENDER
-    assert '"upper": "eth0"' in by["announce.json"]["content"]
-    compile(announce.SENDER, "sender", "exec")
+    by = dict((os.path.relpath(f["path"], str(tmp_path)), f) for f in files)
+    # the watcher's code is the collection's own files, byte for byte, under the ownership line
+    for name in announce.INSTALLED_MODULES:
+        with open(os.path.join(HERE, name + ".py")) as handle:
+            source = handle.read()
+        item = by[announce.MODULE_DIR.lstrip("/") + "/%s.py" % name]
+        assert item["content"] == "# %s\n%s" % (announce.MANAGED, source) and item["mode"] == "0644"
+    rules = by[announce.RULES_PATH.lstrip("/")]["content"]
+    assert ('ACTION=="add|change", SUBSYSTEM=="net", ATTR{address}=="%s", RUN+="/bin/systemctl --no-block start '
+            'guestnet-announce.service"\n' % MAC) in rules
+    unit = by[announce.UNIT_PATH.lstrip("/")]["content"]
+    assert "Type=simple" in unit and "Restart=always" in unit
+    assert "ExecStart=/usr/bin/python3 -m %sannounce_watch\n" % PREFIX in unit
+    assert "Environment=PYTHONPATH=%s PYTHONDONTWRITEBYTECODE=1\n" % announce.LIB_DIR in unit
+    assert json.loads(by[announce.CONFIG_PATH.lstrip("/")]["content"])["groups"] == [
+        {"upper": "eth0", "mac": MAC, "model": "net_failover", "pv_driver": "virtio_net", "vf_drivers": ["e1000e"]}]
+
+
+def _imports(name):
+    with open(os.path.join(HERE, name + ".py")) as handle:
+        tree = ast.parse(handle.read())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(PREFIX.rstrip(".")):
+            if node.module == PREFIX.rstrip("."):
+                found.update(alias.name for alias in node.names)
+            else:
+                found.add(node.module[len(PREFIX):])
+    return found
+
+
+def test_installed_modules_are_the_watchers_import_closure():
+    closure, todo = set(), ["announce_watch"]
+    while todo:
+        name = todo.pop()
+        if name not in closure:
+            closure.add(name)
+            todo.extend(_imports(name))
+    assert closure == set(announce.INSTALLED_MODULES)
+
+
+def test_installed_copy_runs_on_the_standard_library_alone(tmp_path):
+    """The watcher imports from its installed copy, without the collection or site-packages (python3 -S)."""
+    announce.install(announce.render_files([GROUP], root=str(tmp_path)))
+    lib = str(tmp_path / announce.LIB_DIR.lstrip("/"))
+    code = "import sys; sys.path.insert(0, %r); import %sannounce_watch as w; print(w.__file__)" % (lib, PREFIX)
+    proc = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=False, cwd=str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().startswith(lib)
+    usage = subprocess.run([sys.executable, "-S", "-m", PREFIX + "announce_watch", "x"], capture_output=True, text=True,
+                           check=False, cwd=str(tmp_path), env=dict(os.environ, PYTHONPATH=lib))
+    assert usage.returncode == 2 and "usage:" in usage.stderr
 
 
 def test_install_is_idempotent(tmp_path):
     files = announce.render_files([GROUP], root=str(tmp_path))
-    assert len(announce.install(files, check_mode=True)) == 4
+    assert len(announce.install(files, check_mode=True)) == len(files)
     assert not os.path.exists(files[0]["path"])
-    assert len(announce.install(files)) == 4
-    assert os.stat(files[0]["path"]).st_mode & 0o777 == 0o755
+    assert len(announce.install(files)) == len(files)
+    assert os.stat(files[-1]["path"]).st_mode & 0o777 == 0o644
     assert announce.install(files) == []
 
 
 def test_unnamed_kernel_upper_is_found_by_mac():
-    """image_build.yml with image_macs only: the kernel names the net_failover master, the sender finds it by MAC."""
+    """image_build.yml with image_macs only: the kernel names the net_failover master, the watcher finds it by MAC."""
     files = announce.render_files([dict(GROUP, name=None)])
     by = dict((os.path.basename(f["path"]), f) for f in files)
     assert '"upper": null' in by["announce.json"]["content"]
@@ -70,8 +106,17 @@ def test_render_refuses_unsafe_values(bad):
         announce.render_files([bad])
 
 
-def test_garp_is_an_rfc5227_announcement(sender):
-    frame = sender["garp"](MAC, socket.inet_aton("192.0.2.10"))
+def test_watcher_skips_bad_config_entries(tmp_path, capsys):
+    path = tmp_path / "announce.json"
+    path.write_text(json.dumps({"groups": [dict(GROUP, upper="eth0"), dict(GROUP, upper="x y", mac="52:54:00:00:00:02")]}))
+    assert [g["upper"] for g in aw.load_groups(str(path))] == ["eth0"]
+    assert "groups[1].upper" in capsys.readouterr().err
+    assert aw.load_groups(str(tmp_path / "missing.json")) == []
+
+
+# --------------------------------------------------------------------------- frames
+def test_arp_announcement_is_rfc5227():
+    frame = l2_frames.arp_announcement(MAC, socket.inet_aton("192.0.2.10"))
     assert frame[:6] == b"\xff" * 6 and frame[6:12] == bytes.fromhex("525400123456")
     assert struct.unpack("!H", frame[12:14])[0] == 0x0806
     htype, ptype, hlen, plen, op = struct.unpack("!HHBBH", frame[14:22])
@@ -80,36 +125,138 @@ def test_garp_is_an_rfc5227_announcement(sender):
     assert frame[32:38] == b"\0" * 6
 
 
-def test_unsolicited_na_layout_and_checksum(sender):
+def test_arp_probe_frame_and_reply_match():
+    probe = l2_frames.arp_frame(MAC, b"\0\0\0\0", socket.inet_aton("192.0.2.1"))
+    assert probe[28:32] == b"\0\0\0\0" and probe[38:42] == socket.inet_aton("192.0.2.1")
+    reply = l2_frames.arp_frame("52:54:00:00:00:01", socket.inet_aton("192.0.2.1"), b"\0\0\0\0", l2_frames.ARP_REPLY)
+    assert l2_frames.is_arp_reply_from(reply, socket.inet_aton("192.0.2.1"))
+    assert not l2_frames.is_arp_reply_from(probe, socket.inet_aton("192.0.2.1"))
+
+
+def test_unsolicited_na_layout_and_checksum():
     ip6 = socket.inet_pton(socket.AF_INET6, "2001:db8::10")
-    frame = sender["unsolicited_na"](MAC, ip6)
+    frame = l2_frames.unsolicited_na(MAC, ip6)
     assert frame[:6] == bytes.fromhex("333300000001") and struct.unpack("!H", frame[12:14])[0] == 0x86DD
     ip = frame[14:54]
-    assert ip[6] == 58 and ip[7] == 255 and ip[8:24] == ip6 and ip[24:40] == sender["ALL_NODES"]
+    assert ip[6] == 58 and ip[7] == 255 and ip[8:24] == ip6 and ip[24:40] == l2_frames.ALL_NODES
     icmp = frame[54:]
     assert icmp[0] == 136 and icmp[1] == 0
-    flags = struct.unpack("!I", icmp[4:8])[0]
-    assert flags == 0x20000000  # Override, not Solicited, not Router
+    assert struct.unpack("!I", icmp[4:8])[0] == 0x20000000  # Override, not Solicited, not Router
     assert icmp[8:24] == ip6 and icmp[24:26] == b"\x02\x01" and icmp[26:32] == bytes.fromhex("525400123456")
-    pseudo = ip6 + sender["ALL_NODES"] + struct.pack("!I", len(icmp)) + b"\0\0\0\x3a"
-    assert sender["checksum"](pseudo + icmp) == 0
+    pseudo = ip6 + l2_frames.ALL_NODES + struct.pack("!I", len(icmp)) + b"\0\0\0\x3a"
+    assert l2_frames.checksum(pseudo + icmp) == 0
 
 
-def test_rate_limit_per_device(sender):
-    assert sender["rate_ok"]("eth0", now=100.0)
-    assert not sender["rate_ok"]("eth0", now=100.05)
-    assert sender["rate_ok"]("eth1", now=100.05)
-    assert sender["rate_ok"]("eth0", now=100.11)
+def test_wait_carrier_on_a_fake_sysfs(tmp_path):
+    (tmp_path / "eth1").mkdir()
+    (tmp_path / "eth1" / "carrier").write_text("0\n")
+    assert not l2_frames.wait_carrier("eth1", 0.05, str(tmp_path))
+    (tmp_path / "eth1" / "carrier").write_text("1\n")
+    assert l2_frames.wait_carrier("eth1", 0.05, str(tmp_path))
+    assert not l2_frames.wait_carrier("gone", 5, str(tmp_path))  # no waiting for a device that is not there
 
 
-def test_handle_mac_for_unknown_device_sends_nothing(sender, tmp_path):
-    sender["SYS"] = str(tmp_path / "sys")
-    os.makedirs(sender["SYS"])
-    assert sender["handle"]("52:54:00:12:34:56", groups=[]) == {}
-    assert sender["handle"]("eth9", groups=[]) == {}
+# --------------------------------------------------------------------------- the watcher's decisions
+def _sysfs(tmp_path, devices):
+    """A fake /sys/class/net: {name: {"address", "driver", "master"}}."""
+    root = tmp_path / "sys"
+    for name, attrs in devices.items():
+        dev = root / name
+        (dev / "device").mkdir(parents=True)
+        (dev / "address").write_text(attrs.get("address", MAC) + "\n")
+        if attrs.get("driver"):
+            target = tmp_path / "drivers" / attrs["driver"]
+            target.mkdir(parents=True, exist_ok=True)
+            os.symlink(str(target), str(dev / "device" / "driver"))
+        if attrs.get("master"):
+            os.symlink(str(root / attrs["master"]), str(dev / "master"))
+    return str(root)
 
 
-# --------------------------------------------------------------------------- netns: a real burst
+def _watcher(tmp_path, devices, groups):
+    sent, spawned = [], []
+    groups = [aw.check_announce_group(g, "g") for g in groups]
+    watcher = aw.Watcher(groups, sys_net=_sysfs(tmp_path, devices), send=sent.append, spawn=spawned.append)
+    return watcher, sent, spawned
+
+
+def _link(index, name, mac=MAC, master=0, flags=0):
+    return {"index": index, "name": name, "mac": mac, "master": master, "flags": flags}
+
+
+def test_watcher_announces_at_once_when_a_lower_goes_away(tmp_path):
+    devices = {"eth0": {}, "enp1s0": {"driver": "virtio_net", "master": "eth0"}}
+    watcher, sent, dummy = _watcher(tmp_path, devices, [dict(GROUP, upper="eth0")])
+    watcher.start([_link(2, "eth0"), _link(3, "enp1s0", master=2), _link(4, "enp2s0", master=2)], 100.0)
+    watcher.on_link(aw.RTM_DELLINK, _link(4, "enp2s0"), 100.0)
+    assert watcher.run_due(100.0) == pytest.approx(0.05) and sent == ["eth0"]  # the first round goes out now
+    assert watcher.run_due(100.05) == pytest.approx(0.15) and sent == ["eth0"] * 2
+    assert watcher.run_due(100.2) is None and sent == ["eth0"] * 3
+    # rate limit: a second event within 100 ms starts no second burst, a later one does
+    watcher.on_link(aw.RTM_DELLINK, _link(5, "x"), 100.25)
+    watcher.on_link(aw.RTM_DELLINK, _link(6, "y"), 100.3)
+    watcher.run_due(101.0)
+    assert sent == ["eth0"] * 6
+    # another MAC: not ours
+    watcher.on_link(aw.RTM_DELLINK, _link(7, "z", mac="52:54:00:99:99:99"), 102.0)
+    assert watcher.run_due(103.0) is None and sent == ["eth0"] * 6
+
+
+def test_watcher_announces_when_an_enslaved_lower_loses_its_link(tmp_path):
+    """The first sign of an unplug (and a failover of its own): the VF's IFF_LOWER_UP goes, before its RTM_DELLINK."""
+    devices = {"eth0": {}, "enp1s0": {"driver": "virtio_net", "master": "eth0"}}
+    watcher, sent, dummy = _watcher(tmp_path, devices, [dict(GROUP, upper="eth0")])
+    watcher.start([_link(2, "eth0"), _link(3, "enp1s0", master=2, flags=aw.IFF_LOWER_UP),
+                   _link(4, "enp2s0", master=2, flags=aw.IFF_LOWER_UP)], 100.0)
+    watcher.on_link(aw.RTM_NEWLINK, _link(4, "enp2s0", master=2, flags=aw.IFF_LOWER_UP), 100.0)  # no change
+    assert watcher.run_due(100.0) is None and sent == []
+    watcher.on_link(aw.RTM_NEWLINK, _link(4, "enp2s0", master=2), 101.0)
+    watcher.run_due(101.0)
+    assert sent == ["eth0"]
+    watcher.on_link(aw.RTM_DELLINK, _link(4, "enp2s0"), 101.03)  # the removal right after: the same burst
+    watcher.run_due(101.5)
+    assert sent == ["eth0"] * 3
+
+
+def test_watcher_rejoins_a_replugged_bond_port_and_announces_once_it_is_up(tmp_path):
+    group = dict(GROUP, upper="bond0", model="bond")
+    devices = {"bond0": {}, "enp1s0": {"driver": "virtio_net", "master": "bond0"}, "enp2s0": {"driver": "e1000e"},
+               "other0": {"driver": "e1000e", "address": "52:54:00:00:00:09"}}
+    watcher, sent, spawned = _watcher(tmp_path, devices, [group])
+    watcher.start([_link(2, "bond0"), _link(3, "enp1s0", master=2)], 100.0)
+    watcher.on_link(aw.RTM_NEWLINK, _link(9, "other0", mac="52:54:00:00:00:09"), 100.0)
+    watcher.on_link(aw.RTM_NEWLINK, _link(8, "enp2s0"), 100.0)
+    assert spawned == [8] and watcher.run_due(100.0) is None and sent == []
+    # carrier before the join: still nothing (the burst must come from the upper, through the joined port)
+    watcher.on_link(aw.RTM_NEWLINK, _link(8, "enp2s0", flags=aw.IFF_LOWER_UP), 100.5)
+    assert watcher.run_due(100.5) is None
+    os.symlink(os.path.join(watcher.sys_net, "bond0"), os.path.join(watcher.sys_net, "enp2s0", "master"))
+    watcher.on_link(aw.RTM_NEWLINK, _link(8, "enp2s0", master=2, flags=aw.IFF_LOWER_UP), 101.0)
+    watcher.run_due(101.0)
+    assert sent == ["bond0"] and spawned == [8]
+
+
+def test_watcher_started_by_the_replug_handles_the_lower_it_finds(tmp_path):
+    group = dict(GROUP, upper="team0", model="team")
+    devices = {"team0": {}, "enp1s0": {"driver": "virtio_net", "master": "team0"}, "enp2s0": {"driver": "e1000e"}}
+    watcher, dummy, spawned = _watcher(tmp_path, devices, [group])
+    watcher.start([_link(2, "team0"), _link(3, "enp1s0", master=2), _link(8, "enp2s0")], 100.0)
+    assert spawned == [8]  # the VF whose udev "add" started the watcher; the team itself has no driver
+
+
+def test_link_message_roundtrip():
+    body = struct.pack("=BxHiII", 0, 1, 7, aw.IFF_LOWER_UP, 0)
+    for atype, value in ((aw.IFLA_IFNAME, b"enp2s0\0"), (aw.IFLA_ADDRESS, bytes.fromhex("525400123456")),
+                         (aw.IFLA_MASTER, struct.pack("=I", 5))):
+        attr = struct.pack("=HH", 4 + len(value), atype) + value
+        body += attr + b"\0" * ((4 - len(attr) % 4) % 4)
+    data = struct.pack("=LHHLL", 16 + len(body), aw.RTM_NEWLINK, 0, 0, 0) + body
+    (kind, start, end), = list(aw.messages(data))
+    assert kind == aw.RTM_NEWLINK
+    assert aw.link_message(data, start, end) == {"index": 7, "flags": aw.IFF_LOWER_UP, "name": "enp2s0", "mac": MAC, "master": 5}
+
+
+# --------------------------------------------------------------------------- netns: the resident watcher, for real
 def _sh(*cmd):
     subprocess.run(cmd, check=True, capture_output=True)
 
@@ -135,29 +282,33 @@ while time.monotonic() < end:
 print(json.dumps(out), flush=True)
 """
 
+WATCH = r"""
+import sys
+from ansible_collections.guestnet.failover.plugins.module_utils import announce_watch as w
+print("watching", flush=True)
+w.watch(w.load_groups(sys.argv[1]))
+"""
+
 
 @pytest.fixture()
-def netns_pair():
+def netns_bridge():
+    """ns a: bridge upA (the group's MAC, addresses) with ports lowA (the group's MAC too) and keepA; keepB captures."""
     if os.geteuid() != 0:
         pytest.skip("needs root")
-    a, b = "gnt-ann-a", "gnt-ann-b"
+    a = "gnt-ann-a"
     try:
         _sh("ip", "netns", "add", a)
-        _sh("ip", "netns", "add", b)
     except (subprocess.CalledProcessError, OSError):
         pytest.skip("no network namespaces")
     try:
-        _sh("ip", "-n", a, "link", "add", "lowA", "type", "veth", "peer", "name", "peerB", "netns", b)
         _sh("ip", "-n", a, "link", "add", "upA", "type", "bridge")
         _sh("ip", "-n", a, "link", "set", "upA", "address", MAC)
-        _sh("ip", "-n", a, "link", "set", "lowA", "master", "upA")
-        # a second port keeps the upper's carrier (like the standby does) so DAD is long done
+        _sh("ip", "-n", a, "link", "add", "lowA", "address", MAC, "type", "veth", "peer", "name", "lowB")
         _sh("ip", "-n", a, "link", "add", "keepA", "type", "veth", "peer", "name", "keepB")
-        _sh("ip", "-n", a, "link", "set", "keepA", "master", "upA")
-        _sh("ip", "-n", a, "link", "set", "keepB", "up")
-        _sh("ip", "-n", a, "link", "set", "keepA", "up")
-        _sh("ip", "-n", b, "link", "set", "peerB", "up")
-        _sh("ip", "-n", a, "link", "set", "upA", "up")
+        for port in ("lowA", "keepA"):
+            _sh("ip", "-n", a, "link", "set", port, "master", "upA")
+        for dev in ("lowB", "keepB", "lowA", "keepA", "upA"):
+            _sh("ip", "-n", a, "link", "set", dev, "up")
         _sh("ip", "-n", a, "addr", "add", "192.0.2.10/24", "dev", "upA")
         _sh("ip", "-n", a, "addr", "add", "2001:db8::10/64", "dev", "upA", "nodad")
         deadline = time.monotonic() + 5
@@ -167,38 +318,36 @@ def netns_pair():
             if "inet6" not in out:
                 break
             time.sleep(0.1)
-        yield a, b
+        yield a
     finally:
         subprocess.run(["ip", "netns", "del", a], capture_output=True, check=False)
-        subprocess.run(["ip", "netns", "del", b], capture_output=True, check=False)
 
 
 @pytest.mark.netns
-def test_burst_from_upper_when_lower_gains_carrier(netns_pair, tmp_path):
-    a, b = netns_pair
-    script = tmp_path / "guestnet-announce"
-    script.write_text(announce.SENDER.replace('STAMPS = "/run/guestnet-announce"', 'STAMPS = "%s"' % (tmp_path / "st")))
-    cap = subprocess.Popen(["ip", "netns", "exec", b, sys.executable, "-c", CAPTURE, "peerB", "3"],
+def test_resident_watcher_bursts_when_a_lower_goes_away(netns_bridge, tmp_path):
+    a = netns_bridge
+    config = tmp_path / "announce.json"
+    group = {"upper": "upA", "mac": MAC, "model": "net_failover", "pv_driver": "virtio_net", "vf_drivers": ["e1000e"]}
+    config.write_text(json.dumps({"groups": [group]}))
+    cap = subprocess.Popen(["ip", "netns", "exec", a, sys.executable, "-c", CAPTURE, "keepB", "2"],
                            stdout=subprocess.PIPE, text=True)
-    assert cap.stdout.readline().strip() == "ready"
-    # the lower is down: the script waits for its carrier, then sends the burst from the upper
-    sender = subprocess.Popen(["ip", "netns", "exec", a, sys.executable, str(script), "lowA"],
-                              stdout=subprocess.PIPE, text=True)
-    time.sleep(0.3)
-    t_up = time.monotonic()
-    _sh("ip", "-n", a, "link", "set", "lowA", "up")
-    out, _err = sender.communicate(timeout=15)
-    assert out.startswith("upA: ")
-    import json
-    got = json.loads(cap.communicate(timeout=10)[0].strip().splitlines()[-1])
+    watcher = subprocess.Popen(["ip", "netns", "exec", a, sys.executable, "-c", WATCH, str(config)],
+                               stdout=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    try:
+        assert cap.stdout.readline().strip() == "ready" and watcher.stdout.readline().strip() == "watching"
+        time.sleep(0.3)  # the watcher's start-up dump is done
+        t_event = time.monotonic()
+        _sh("ip", "-n", a, "link", "del", "lowA")
+        got = json.loads(cap.communicate(timeout=10)[0].strip().splitlines()[-1])
+    finally:
+        watcher.kill()
+        watcher.wait()
     arps = [g for g in got if g[1] == "arp"]
     nas = [g for g in got if g[1] == "na"]
     assert [g[2] for g in arps] == ["192.0.2.10"] * 3
     assert {g[2] for g in nas} >= {"2001:db8::10"} and any(g[2].startswith("fe80::") for g in nas)
-    offsets = [round(g[0] - arps[0][0], 2) for g in arps]
-    assert offsets[1] == pytest.approx(0.05, abs=0.03) and offsets[2] == pytest.approx(0.2, abs=0.05)
-    assert arps[0][0] - t_up < 0.5
-    # a second trigger within 100 ms is rate-limited; after it, a new burst goes out
-    ns = announce.sender()
-    ns["STAMPS"] = str(tmp_path / "st2")
-    assert ns["rate_ok"]("upA") and not ns["rate_ok"]("upA")
+    offsets = [g[0] - arps[0][0] for g in arps]
+    # rounds at 0/50/200 ms; the bounds leave room for a loaded 2-core host (the lab figures are in benchmarks/)
+    assert 0.04 <= offsets[1] <= 0.15 and 0.19 <= offsets[2] <= 0.4, offsets
+    # resident: the first frame follows the kernel's event within milliseconds (the oneshot design took 0.7-2.6 s)
+    assert arps[0][0] - t_event < 0.3

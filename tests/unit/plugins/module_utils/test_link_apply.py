@@ -7,6 +7,8 @@ import copy
 import pytest
 
 from ansible_collections.guestnet.failover.plugins.module_utils import link_apply as la
+from ansible_collections.guestnet.failover.plugins.module_utils.upper_config import teamd_runtime_json
+from ansible_collections.guestnet.failover.plugins.module_utils.validate import normalize
 
 MAC = "52:54:00:12:34:56"
 VF_MAC = "52:54:00:aa:bb:cc"
@@ -46,7 +48,8 @@ def group(model="bond", **extra):
     g = {"name": "bond0" if model == "bond" else "team0", "model": model, "mac": MAC, "pv_driver": "virtio_net",
          "vf_drivers": ["mlx5_core", "e1000e"], "ipv4": {"method": "dhcp"}, "ipv6": {"method": "auto"}}
     g.update(extra)
-    return g
+    # the planner is fed only normalised groups (failover_link normalises its parameters first)
+    return normalize([g], "NetworkManager")[0]
 
 
 def converged_bond(state, fail_over_mac="none"):
@@ -171,7 +174,7 @@ def test_bond_static_addressing():
 
 def test_bond_arp_monitoring_refused():
     with pytest.raises(la.LinkApplyError, match="arp_interval"):
-        la.plan_group(pair_state(), group(bond={"arp_interval": 100, "miimon": 0}))
+        la.plan_group(pair_state(), group(bond={"arp_interval": 100, "miimon": 0, "arp_ip_target": ["192.0.2.1"]}))
 
 
 def test_team_plan_and_config():
@@ -193,7 +196,7 @@ def test_team_plan_and_config():
 def test_team_converged_and_config_drift():
     state = pair_state()
     g = group("team")
-    conf = la.teamd_config("team0", MAC, "enp1s0", "enp2s0", g)
+    conf = teamd_runtime_json(g, "enp1s0", "enp2s0")
     state = converged_bond(state)
     state["links"]["team0"] = dict(state["links"].pop("bond0"), name="team0", kind="team", bond=None,
                                    teamd_config=conf, teamd_running=True)
@@ -316,6 +319,43 @@ def test_run_check_mode_and_rollback(monkeypatch):
     assert before["links"]["enp1s0"]["addresses"][0]["address"] == "192.0.2.10"
 
 
+def test_run_rolls_back_to_the_state_before_the_vf_mac_test(monkeypatch):
+    """The MAC test is an executed, logged step: the rollback snapshot predates it, so the VF gets its own MAC back."""
+    state = pair_state()
+    state["links"]["enp2s0"]["mac"] = VF_MAC
+    tested = copy.deepcopy(state)
+    tested["links"]["enp2s0"]["mac"] = MAC  # the driver took the PV's MAC
+    reads = []
+
+    def reader(_ipr):
+        reads.append(1)
+        return copy.deepcopy(state if len(reads) == 1 else tested)
+
+    def run(self, steps):  # the MAC test "succeeds", the planned steps are only logged
+        for step in steps:
+            if step["op"] == "mac_test":
+                step.update(refused=False, changed=True)
+            self.log.append(step)
+    monkeypatch.setattr(la.Applier, "run", run)
+    restored = []
+    monkeypatch.setattr(la, "rollback", lambda ipr, before, after, created, **kw: restored.append(before) or [])
+    with pytest.raises(la.RolledBack, match="did not answer"):
+        la.run(FakeIPR(), [group()], probe_target="192.0.2.1", rollback_timeout=1, reader=reader,
+               prober=lambda *a: False)
+    assert restored[0]["links"]["enp2s0"]["mac"] == VF_MAC
+
+    # a planning error after the test restores the VF too
+    restored[:] = []
+    reads[:] = []
+
+    def no_plan(*args):
+        raise la.LinkApplyError("no plan")
+    monkeypatch.setattr(la, "plan_group", no_plan)
+    with pytest.raises(la.LinkApplyError, match="no plan"):
+        la.run(FakeIPR(), [group()], reader=reader)
+    assert set(restored[0]["links"]) == {"enp2s0"} and restored[0]["links"]["enp2s0"]["mac"] == VF_MAC
+
+
 def test_run_unchanged_does_nothing(monkeypatch):
     state = converged_bond(pair_state())
     monkeypatch.setattr(la.Applier, "run", lambda self, steps: pytest.fail("applied"))
@@ -378,3 +418,21 @@ def test_applier_moves_addresses_and_rollback_restores(netns):
         assert [a["address"] for a in la._global(again["links"]["lowA"]["addresses"])] == ["192.0.2.10"]
         assert la._global(again["links"]["br0"]["addresses"]) == []
         assert any(r["dev"] == "lowA" and r["dst"] == "198.51.100.0/24" for r in again["routes"])
+
+
+@pytest.mark.netns
+def test_mac_test_is_logged_and_rollback_restores_the_mac(netns):
+    from pyroute2 import IPRoute
+    with IPRoute(netns=netns) as ipr:
+        before = la.read_state(ipr, proc="/nonexistent", sys_net="/nonexistent")
+        old_mac = before["links"]["lowA"]["mac"]
+        applier = la.Applier(ipr, carrier_timeout=1, proc="/nonexistent")
+        step = {"op": "mac_test", "dev": "lowA", "address": VF_MAC}
+        applier.run([step])
+        assert applier.log == [step] and step["changed"] and not step["refused"]
+        after = la.read_state(ipr, proc="/nonexistent", sys_net="/nonexistent")
+        assert after["links"]["lowA"]["mac"] == VF_MAC and after["links"]["lowA"]["up"]
+        assert la.touched(applier.log) == {"lowA"}
+        assert la.rollback(ipr, la.restrict(before, {"lowA"}), after, [], proc="/nonexistent") == []
+        again = la.read_state(ipr, proc="/nonexistent", sys_net="/nonexistent")
+        assert again["links"]["lowA"]["mac"] == old_mac and again["links"]["lowA"]["up"]

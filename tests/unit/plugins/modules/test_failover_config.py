@@ -454,3 +454,28 @@ def test_running_system_asks_lsinitramfs_before_the_first_swap(tmp_path):
     assert updates == [("boot/initrd.img-6.1.0-50-amd64", "6.1.0-50-amd64", initrds_mod.REBUILD)]
     updates = initrds_mod.segment_updates(root, files, lambda rel: False)
     assert updates[0][2].endswith(MAIN_ARCHIVE)
+
+
+def test_announcer_unit_path_is_announce_unit_path():
+    from ansible_collections.guestnet.failover.plugins.module_utils import announce
+    assert fc.ANNOUNCER_UNIT == announce.UNIT_PATH.lstrip("/")
+
+
+def test_resident_announcer_restarted_on_change_and_stopped_when_pruned(tmp_path, monkeypatch):
+    monkeypatch.setattr(fc, "is_image_root", lambda root: False)
+
+    def run_command(argv):
+        return 0, "", ""  # every unit active
+
+    def after_reload(actions, action):
+        return actions.index("systemctl daemon-reload") < actions.index(action)
+    params = {"groups": [NET_FAILOVER], "backend": "networkd", "initramfs": "none", "root": str(tmp_path), "announcer": True}
+    first = fc.configure(params, run_command=run_command)
+    assert after_reload(first["actions"], "systemctl restart guestnet-announce.service")
+    assert fc.configure(params, run_command=run_command)["actions"] == []
+    # new groups: the watcher is restarted to read its new configuration
+    renamed = fc.configure(dict(params, groups=[_g(NET_FAILOVER, name="lan1")]), run_command=run_command)
+    assert "systemctl restart guestnet-announce.service" in renamed["actions"]
+    off = fc.configure(dict(params, announcer=False, groups=[_g(NET_FAILOVER, name="lan1")]), run_command=run_command)
+    assert after_reload(off["actions"], "systemctl stop guestnet-announce.service")
+    assert "systemctl restart guestnet-announce.service" not in off["actions"]
