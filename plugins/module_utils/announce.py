@@ -102,6 +102,8 @@ def module_source(name):
     """The text of this collection's module_utils ``name`` as loaded (a file, or the AnsiballZ zip on a target)."""
     module = globals()[name]
     source = module.__loader__.get_source(module.__name__)
+    if isinstance(source, bytes):  # ansible's collection loader (controller, ansible-test units) returns bytes
+        source = source.decode("utf-8")
     if not source:
         raise AnnounceError("the source of %s is not available to install" % module.__name__)
     return source
