@@ -11,7 +11,7 @@ from ansible_collections.guestnet.failover.plugins.module_utils import link_appl
 from ansible_collections.guestnet.failover.plugins.module_utils import plan, upper_config
 from ansible_collections.guestnet.failover.plugins.module_utils.validate import normalize
 
-from test_link_apply import MAC, pair_state
+from ansible_collections.guestnet.failover.tests.unit.plugins.module_utils.test_link_apply import MAC, pair_state
 
 BOND_VARIANTS = [
     {},
