@@ -169,11 +169,16 @@ run_molecule() {
   local s failed=()
   local scenarios=("extensions/molecule/${SCENARIO:-}/molecule.yml")
   [ -n "${SCENARIO:-}" ] || scenarios=(extensions/molecule/*/molecule.yml)
+  local times=() start
   for s in "${scenarios[@]}"; do
     s=$(basename "$(dirname "$s")")
     stage "molecule test -s $s"
+    start=$SECONDS
     molecule test -s "$s" || failed+=("$s")
+    times+=("$(printf '%-22s %4d s  load %s' "$s" $((SECONDS - start)) "$(cut -d' ' -f1-3 /proc/loadavg)")")
   done
+  stage "molecule wall time per scenario"
+  printf '%s\n' "${times[@]}"
   if ((${#failed[@]})); then echo "molecule scenarios failed: ${failed[*]}" >&2; return 1; fi
 }
 
