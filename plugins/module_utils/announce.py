@@ -109,20 +109,22 @@ def module_source(name):
     return source
 
 
-def announce_groups(groups):
-    """The announcer's view of the groups, checked as the watcher checks them: {upper, mac, model, pv_driver, vf_drivers}."""
+def announce_groups(groups, rejoin=True):
+    """The announcer's view of the groups, checked as the watcher checks them: {upper, mac, model, pv_driver, vf_drivers,
+    rejoin}. ``rejoin`` False where NetworkManager owns the uppers (it re-attaches re-plugged ports itself)."""
     out = []
     for index, group in enumerate(groups):
         try:
-            out.append(check_announce_group(dict(group, upper=group.get("upper") or group.get("name")), "groups[%d]" % index))
+            out.append(check_announce_group(dict(group, upper=group.get("upper") or group.get("name"), rejoin=rejoin),
+                                            "groups[%d]" % index))
         except ConfigError as exc:
             raise AnnounceError(str(exc))
     return sorted(out, key=lambda g: g["mac"])
 
 
-def render_files(groups, root="/"):
-    """Files the announcer needs, as ``[{path, content, mode}]`` with paths under ``root``."""
-    view = announce_groups(groups)
+def render_files(groups, root="/", rejoin=True):
+    """Files the announcer needs, as ``[{path, content, mode}]`` with paths under ``root`` (``rejoin``: announce_groups)."""
+    view = announce_groups(groups, rejoin)
     rules = ["# " + MANAGED, "# A lower with a failover MAC exists: the resident announcer (%s) must run." % SERVICE]
     for group in view:
         rules.append("# %s %s (%s)" % (group["model"], group["upper"] or "(upper named by the kernel)", group["mac"]))

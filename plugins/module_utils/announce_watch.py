@@ -10,7 +10,8 @@ on a lower with a group's MAC) and kept resident by systemd, reacts to the kerne
   the first sign of an unplug): a burst from every upper carrying that MAC, at once;
 - a lower appears (``RTM_NEWLINK`` of a new ifindex): for bond/team groups a child process re-enslaves it with the
   runtime path's own steps (``link_apply.port_rejoin_steps`` run by its ``Applier``; pyroute2 is loaded there only,
-  the watcher stays small); once the lower is enslaved and has carrier, a burst from its upper.
+  the watcher stays small), unless the group says ``rejoin: false`` (NetworkManager's port profiles do it there);
+  once the lower is enslaved and has carrier, a burst from its upper.
 
 A burst is gratuitous ARP (RFC 5227 announcement) and unsolicited NA (RFC 4861 7.2.6) for every address of the
 upper, link-local included, at 0/50/200 ms, at most one burst per 100 ms per upper; frames come from ``l2_frames``.
@@ -238,8 +239,9 @@ def send_burst(dev, schedule=SCHEDULE, sleep=time.sleep):
 class Watcher(object):
     """Event handling over link messages; the clock, the sender and the child spawner are injectable for tests."""
 
-    def __init__(self, groups, sys_net=SYS_NET, send=send_once, spawn=None, log=None):
+    def __init__(self, groups, sys_net=SYS_NET, send=send_once, spawn=None, log=None, set_primary=None):
         self.groups = groups
+        self.set_primary = set_primary or self._set_primary
         self.by_mac = dict((g["mac"], g) for g in groups)
         self.sys_net = sys_net
         self.send = send
@@ -269,7 +271,7 @@ class Watcher(object):
     def _new_lower(self, link, now):
         group = self.by_mac[link["mac"]]
         self.pending[link["index"]] = now + CARRIER_TIMEOUT
-        if group["model"] in ("bond", "team") and not link["master"]:
+        if group["model"] in ("bond", "team") and group["rejoin"] and not link["master"]:
             self.spawn(link["index"])
 
     def schedule(self, upper, now):
@@ -305,6 +307,10 @@ class Watcher(object):
                 self._new_lower(link, now)
         if index in self.pending and link["master"] and link["flags"] & IFF_LOWER_UP:
             del self.pending[index]
+            if group["model"] == "bond" and not group["rejoin"] and driver(link["name"], self.sys_net) in group["vf_drivers"]:
+                # NetworkManager enslaved it; the bond's primary names the VF as it was called when the profile
+                # came up (the kernel name until the first boot with the .link names): name the VF it has now
+                self.set_primary(master(link["name"], self.sys_net), link["name"])
             self.schedule(upper_of(link["name"], self.sys_net), now)
 
     def run_due(self, now):
@@ -316,6 +322,15 @@ class Watcher(object):
             if deadline <= now:
                 del self.pending[index]
         return max(0.0, self.due[0][0] - now) if self.due else None
+
+    def _set_primary(self, bond, port):
+        path = os.path.join(self.sys_net, bond or "", "bonding", "primary")
+        try:
+            if (_read(path) or "") != port:
+                with open(path, "w") as handle:
+                    handle.write(port)
+        except OSError as exc:
+            self.log("guestnet-announce: cannot make %s the primary of %s: %s" % (port, bond, exc))
 
     def _spawn(self, index):
         try:

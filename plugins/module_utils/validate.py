@@ -638,7 +638,11 @@ def check_discovered(groups, field="groups"):
 
 
 def check_announce_group(group, field):
-    """An announcer group {upper, mac, model, pv_driver, vf_drivers}, checked (its renderer and the guest's watcher)."""
+    """An announcer group {upper, mac, model, pv_driver, vf_drivers, rejoin}, checked (its renderer and the guest's watcher).
+
+    ``rejoin`` (default true): the watcher puts a re-plugged bond/team port back itself. False where NetworkManager
+    owns the upper: its port profiles re-attach the lower, a second agent enslaving it makes the two fight.
+    """
     if not isinstance(group, dict):
         raise ConfigError("%s: expected a mapping, got %r" % (field, group))
     upper = group.get("upper")
@@ -654,4 +658,8 @@ def check_announce_group(group, field):
         raise ConfigError("%s.vf_drivers: expected a list of driver names" % field)
     for drv in [d for d in [group.get("pv_driver")] + list(vf_drivers) if d]:
         check_driver(drv, "%s: invalid driver name %r for %s" % (field, drv, mac))
-    return {"upper": upper, "mac": mac, "model": model, "pv_driver": group.get("pv_driver"), "vf_drivers": list(vf_drivers)}
+    rejoin = group.get("rejoin", True)
+    if not isinstance(rejoin, bool):
+        raise ConfigError("%s.rejoin: expected true or false, got %r" % (field, rejoin))
+    return {"upper": upper, "mac": mac, "model": model, "pv_driver": group.get("pv_driver"), "vf_drivers": list(vf_drivers),
+            "rejoin": rejoin}

@@ -317,13 +317,17 @@ LEGACY_INITRAMFS_PREFIXES = ("etc/udev/rules.d/68-azure-", "etc/udev/rules.d/10-
 ANNOUNCER_UNIT = "etc/systemd/system/guestnet-announce.service"  # announce.UNIT_PATH (test_failover_config checks)
 
 
-def _announcer_files(groups):
-    """The announcer's files as {relative path: (content, mode)}; its module owns their format. None without groups."""
+def _announcer_files(groups, backend):
+    """The announcer's files as {relative path: (content, mode)}; its module owns their format. None without groups.
+
+    NetworkManager's port profiles re-attach a re-plugged bond/team port: there the announcer only announces.
+    """
     from ansible_collections.guestnet.failover.plugins.module_utils import announce
 
     if not groups:
         return {}
-    return dict((item["path"].lstrip("/"), (item["content"], int(item["mode"], 8))) for item in announce.render_files(groups, "/"))
+    files = announce.render_files(groups, "/", rejoin=backend != "NetworkManager")
+    return dict((item["path"].lstrip("/"), (item["content"], int(item["mode"], 8))) for item in files)
 
 
 def is_image_root(root):
@@ -384,7 +388,7 @@ def _configure(root, params, check_mode, run_command, backup):
     modes = {}
     if params.get("announcer"):
         try:
-            extra = _announcer_files(groups)
+            extra = _announcer_files(groups, backend)
         except ValueError as exc:
             raise validate.ConfigError("announcer: %s" % exc)
         for rel, (content, mode) in extra.items():

@@ -41,7 +41,10 @@ def test_render_files_under_root(tmp_path):
     assert "ExecStart=/usr/bin/python3 -m %sannounce_watch\n" % PREFIX in unit
     assert "Environment=PYTHONPATH=%s PYTHONDONTWRITEBYTECODE=1\n" % announce.LIB_DIR in unit
     assert json.loads(by[announce.CONFIG_PATH.lstrip("/")]["content"])["groups"] == [
-        {"upper": "eth0", "mac": MAC, "model": "net_failover", "pv_driver": "virtio_net", "vf_drivers": ["e1000e"]}]
+        {"upper": "eth0", "mac": MAC, "model": "net_failover", "pv_driver": "virtio_net", "vf_drivers": ["e1000e"],
+         "rejoin": True}]
+    nm = dict((f["path"], f) for f in announce.render_files([GROUP], "/", rejoin=False))
+    assert [g["rejoin"] for g in json.loads(nm[announce.CONFIG_PATH]["content"])["groups"]] == [False]
 
 
 def _imports(name):
@@ -234,6 +237,48 @@ def test_watcher_rejoins_a_replugged_bond_port_and_announces_once_it_is_up(tmp_p
     watcher.on_link(aw.RTM_NEWLINK, _link(8, "enp2s0", master=2, flags=aw.IFF_LOWER_UP), 101.0)
     watcher.run_due(101.0)
     assert sent == ["bond0"] and spawned == [8]
+
+
+def test_watcher_leaves_the_join_to_networkmanager_and_makes_the_replugged_vf_primary(tmp_path):
+    """rejoin false (NetworkManager owns the bond): no join of its own, which would fight NetworkManager's port
+    profile; once NetworkManager enslaved the VF, its current name becomes the primary, then the burst."""
+    group = dict(GROUP, upper="bond0", model="bond", rejoin=False)
+    devices = {"bond0": {}, "enp1s0": {"driver": "virtio_net", "master": "bond0"}, "bond0vf": {"driver": "e1000e"}}
+    primaries = []
+    watcher, sent, spawned = _watcher(tmp_path, devices, [group])
+    watcher.set_primary = lambda bond, port: primaries.append((bond, port))
+    watcher.start([_link(2, "bond0"), _link(3, "enp1s0", master=2)], 100.0)
+    watcher.on_link(aw.RTM_NEWLINK, _link(8, "bond0vf"), 100.0)
+    assert spawned == [] and primaries == []
+    os.symlink(os.path.join(watcher.sys_net, "bond0"), os.path.join(watcher.sys_net, "bond0vf", "master"))
+    watcher.on_link(aw.RTM_NEWLINK, _link(8, "bond0vf", master=2, flags=aw.IFF_LOWER_UP), 101.0)
+    watcher.run_due(101.0)
+    assert primaries == [("bond0", "bond0vf")] and sent == ["bond0"]
+    # the PV coming back is no primary
+    watcher.on_link(aw.RTM_NEWLINK, _link(9, "enp1s0", master=2, flags=aw.IFF_LOWER_UP), 102.0)
+    assert primaries == [("bond0", "bond0vf")]
+
+
+def test_set_primary_writes_the_bonds_sysfs_file_once(tmp_path):
+    devices = {"bond0": {}}
+    watcher, dummy, dummy2 = _watcher(tmp_path, devices, [dict(GROUP, upper="bond0", model="bond")])
+    primary = os.path.join(watcher.sys_net, "bond0", "bonding", "primary")
+    os.makedirs(os.path.dirname(primary))
+    with open(primary, "w") as handle:
+        handle.write("enp2s0\n")
+    watcher.set_primary("bond0", "bond0vf")
+    with open(primary) as handle:
+        assert handle.read() == "bond0vf"
+    logged = []
+    watcher.log = logged.append
+    watcher.set_primary("gone0", "bond0vf")
+    assert logged and "gone0" in logged[0]
+
+
+def test_announce_group_rejoin_must_be_a_bool():
+    with pytest.raises(aw.ConfigError, match=r"g\.rejoin"):
+        aw.check_announce_group(dict(GROUP, rejoin="no"), "g")
+    assert aw.check_announce_group(dict(GROUP), "g")["rejoin"] is True
 
 
 def test_watcher_started_by_the_replug_handles_the_lower_it_finds(tmp_path):
