@@ -15,6 +15,7 @@ import os
 import time
 
 LIVE_LOCK = "/run/guestnet-failover.lock"
+DEFAULT_TIMEOUT = 900  # seconds: failover_config and failover_link's lock_timeout
 POLL_SECONDS = 0.2
 
 
@@ -30,10 +31,11 @@ def _holder(fd):
 
 
 @contextlib.contextmanager
-def held(root, timeout, live_lock=LIVE_LOCK, clock=time.monotonic, pause=time.sleep):
+def held(root, timeout, live_lock=None, clock=time.monotonic, pause=time.sleep):
     """Hold the run lock of ``root`` (a files.Root) while the block runs; raise Busy after ``timeout`` seconds."""
     live = root.path == "/"
     if live:
+        live_lock = live_lock or LIVE_LOCK
         fd = os.open(live_lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o600)
         shown = live_lock
     else:

@@ -311,7 +311,7 @@ STACK_RELOAD = {
 }
 STACK_UNIT = {"networkd": "systemd-networkd.service", "NetworkManager": "NetworkManager.service", "ifupdown": "networking.service"}
 # long enough for another run's full initramfs rebuild under emulation (update-initramfs -u: ~10 min in a TCG guest)
-LOCK_TIMEOUT = 900
+LOCK_TIMEOUT = runlock.DEFAULT_TIMEOUT
 # legacy rules we remove that an initrd's main archive may still hold: only a full rebuild drops them
 LEGACY_INITRAMFS_PREFIXES = ("etc/udev/rules.d/68-azure-", "etc/udev/rules.d/10-azure-")
 ANNOUNCER_UNIT = "etc/systemd/system/guestnet-announce.service"  # announce.UNIT_PATH (test_failover_config checks)

@@ -83,6 +83,12 @@ options:
       - After a change it also sends one burst from each changed upper.
     type: bool
     default: false
+  lock_timeout:
+    description:
+      - Runs are serialised with the lock of M(guestnet.failover.failover_config) (C(/run/guestnet-failover.lock)).
+        A run waits up to this many seconds for another one to finish, then fails naming the lock and the holder's pid.
+    type: int
+    default: 900
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -220,8 +226,8 @@ import signal
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.guestnet.failover.plugins.module_utils import announce, announce_watch, link_apply
-from ansible_collections.guestnet.failover.plugins.module_utils.files import FileError
+from ansible_collections.guestnet.failover.plugins.module_utils import announce, announce_watch, link_apply, runlock
+from ansible_collections.guestnet.failover.plugins.module_utils.files import FileError, Root
 from ansible_collections.guestnet.failover.plugins.module_utils.netdev_read import IPRoute
 from ansible_collections.guestnet.failover.plugins.module_utils.pyroute2_support import require_pyroute2
 from ansible_collections.guestnet.failover.plugins.module_utils.validate import ConfigError, check_link_options, normalize
@@ -292,11 +298,18 @@ def main():
             rollback_timeout=dict(type="int", default=30),
             carrier_timeout=dict(type="int", default=10),
             announcer=dict(type="bool", default=False),
+            lock_timeout=dict(type="int", default=runlock.DEFAULT_TIMEOUT),
         ),
         supports_check_mode=True,
     )
     require_pyroute2(module)
-    module.exit_json(**apply(module))
+    try:
+        # the same lock as failover_config: a run of either module waits for the other's writes, reloads and links
+        with Root("/") as root, runlock.held(root, module.params["lock_timeout"]):
+            out = apply(module)
+    except runlock.Busy as exc:
+        module.fail_json(msg=str(exc), changed=False)
+    module.exit_json(**out)
 
 
 if __name__ == "__main__":

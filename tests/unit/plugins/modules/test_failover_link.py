@@ -7,7 +7,7 @@ import json
 import pytest
 
 
-from ansible_collections.guestnet.failover.plugins.module_utils import link_apply, netdev_read, pyroute2_support
+from ansible_collections.guestnet.failover.plugins.module_utils import link_apply, netdev_read, pyroute2_support, runlock
 from ansible_collections.guestnet.failover.plugins.modules import failover_link
 
 from ansible_collections.guestnet.failover.tests.unit.plugins.module_utils.failover_cases import module_runner
@@ -25,7 +25,8 @@ class FakeIPRoute(object):
 
 
 @pytest.fixture()
-def module_run(monkeypatch):
+def module_run(monkeypatch, tmp_path):
+    monkeypatch.setattr(runlock, "LIVE_LOCK", str(tmp_path / "guestnet-failover.lock"))
     monkeypatch.setattr(failover_link, "IPRoute", FakeIPRoute)
     monkeypatch.setattr(netdev_read, "HAS_PYROUTE2", True)
     return module_runner(monkeypatch, failover_link.main)
@@ -83,3 +84,22 @@ def test_missing_pyroute2_names_the_package(module_run, monkeypatch):
     monkeypatch.setattr(pyroute2_support, "has_respawned", lambda: True)
     out = module_run({"groups": [GROUP]})
     assert out["failed"] and "pyroute2" in out["msg"] and "python3-pyroute2" in out["msg"]
+
+
+def test_a_second_run_waits_for_the_lock_then_fails_naming_it(module_run, monkeypatch):
+    """failover_link takes failover_config's lock: while another run holds it, nothing is applied."""
+    import fcntl
+    import os
+
+    applied = []
+    monkeypatch.setattr(link_apply, "run", lambda *a, **kw: applied.append(1) or fake_result())
+    fd = os.open(runlock.LIVE_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        os.pwrite(fd, b"4242\n", 0)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        out = module_run({"groups": [GROUP], "lock_timeout": 0})
+    finally:
+        os.close(fd)
+    assert out["failed"] and not out["changed"] and applied == []
+    assert runlock.LIVE_LOCK in out["msg"] and "pid 4242" in out["msg"] and "lock_timeout" in out["msg"]
+    assert module_run({"groups": [GROUP]})["changed"] and applied == [1]
