@@ -7,7 +7,11 @@ NetworkManager running), one after the other in one run, building the same thing
 (IPv4) and router advertisements (IPv6), the VF primary. Each tool converges twice (first run, rerun); wall times
 of ansible-playbook and its task counts are recorded, then the bond is inspected (its MAC, the active port, the
 address). Neither pays a package install: each guest's prepare (not timed) installs what its tool needs
-(python3-pyroute2 for the collection; python3-gi + gir1.2-nm-1.0 for the role's nm provider).
+(python3-pyroute2 for the collection; python3-gi + gir1.2-nm-1.0 for the role's nm provider). The lab image carries
+ifenslave, whose ifupdown post-down hook NetworkManager's 01-ifupdown dispatcher runs for NetworkManager's own
+devices: it frees the bond's ports and deletes the bond (Debian bug 982841). The collection diverts that hook; the
+role does not and does not converge with it. Prepare therefore purges ifenslave on both guests (--keep-ifenslave
+measures the image as it is).
 Run from the repository root as root, with a checkout of linux-system-roles/network:
 
   PYTHONPATH=lab .venv/bin/python benchmarks/converge_bench.py --lsr /path/to/linux-system-roles-network
@@ -118,9 +122,10 @@ def measure(tool, args, outdir, collections, lsr_roles):
     inventory = os.path.join(outdir, "inventory-%s.ini" % name)
     write_inventory(inventory, name, inst)
     # prepare (not timed): the stack under test running, the tool's own dependencies present
+    purge = "" if args.keep_ifenslave else " && DEBIAN_FRONTEND=noninteractive apt-get purge -y -q ifenslave >/dev/null"
     guest(name, "systemctl enable --now NetworkManager.service >/dev/null 2>&1 && apt-get update -q >/dev/null "
-                "&& DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends %s >/dev/null"
-          % PREPARE[tool], timeout=900)
+                "&& DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends %s >/dev/null%s"
+          % (PREPARE[tool], purge), timeout=900)
     nics = nic_names(name)
     pv, vf = nics["virtio_net"], nics["e1000e"]
     pv_mac = guest(name, "cat /sys/class/net/%s/address" % pv).strip()
@@ -170,6 +175,7 @@ def main():
     ap.add_argument("--release", default="12")
     ap.add_argument("--ref", default="HEAD", help="git ref of the collection to measure")
     ap.add_argument("--only", choices=("lsr", "collection"), help="measure one tool (no ratio)")
+    ap.add_argument("--keep-ifenslave", action="store_true", help="leave the image's ifenslave installed")
     args = ap.parse_args()
     if not os.path.isfile(os.path.join(args.lsr, "tasks", "main.yml")):
         ap.error("--lsr %s is not a role checkout (no tasks/main.yml)" % args.lsr)
