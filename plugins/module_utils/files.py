@@ -46,11 +46,14 @@ OWNED_TOKEN = "guestnet-failover"
 # RULES_PATH, CONFIG_PATH) and those of its older design (a script and a template unit, pruned on upgrade).
 # Owned when they carry the marker; the JSON (no comments) by its path.
 ANNOUNCER_LIB = "usr/local/lib/guestnet-failover"
-ANNOUNCER_MODULES = ("announce_watch", "l2_frames", "link_apply", "netdev_read", "render_udev", "upper_config", "validate")
+ANNOUNCER_MODULES = ("announce_watch", "l2_frames", "link_execute", "link_plan", "link_state", "netdev_read", "render_udev",
+                     "upper_config", "validate")
+# modules an earlier install had and the watcher no longer imports (link_apply before the runtime path's split)
+ANNOUNCER_OLD_MODULES = ("link_apply",)
 _PACKAGE_PARTS = ("ansible_collections", "guestnet", "failover", "plugins", "module_utils")
 ANNOUNCER_PACKAGE_DIRS = tuple("%s/%s" % (ANNOUNCER_LIB, "/".join(_PACKAGE_PARTS[:i])) for i in range(1, len(_PACKAGE_PARTS) + 1))
 OWNED_PATHS = tuple("%s/__init__.py" % d for d in ANNOUNCER_PACKAGE_DIRS) + tuple(
-    "%s/%s.py" % (ANNOUNCER_PACKAGE_DIRS[-1], name) for name in ANNOUNCER_MODULES) + (
+    "%s/%s.py" % (ANNOUNCER_PACKAGE_DIRS[-1], name) for name in ANNOUNCER_MODULES + ANNOUNCER_OLD_MODULES) + (
     "etc/systemd/system/guestnet-announce.service",
     "etc/udev/rules.d/61-guestnet-announce.rules",
     "etc/guestnet/announce.json",
