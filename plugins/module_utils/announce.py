@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 
-from ansible_collections.guestnet.failover.plugins.module_utils import files as filesmod
+from ansible_collections.guestnet.failover.plugins.module_utils import files as filesmod, files_root
 # imported for their source: render_files() installs them into the guest (and AnsiballZ ships what is imported)
 from ansible_collections.guestnet.failover.plugins.module_utils import (  # pylint: disable=unused-import
     announce_watch, l2_frames, link_execute, link_plan, link_state, netdev_read, render_udev, upper_config, validate,
@@ -152,7 +152,7 @@ def install(files, check_mode=False):
         rel = os.path.normpath(item["path"]).lstrip("/")
         planned[rel] = item["content"]
         modes[rel] = int(item["mode"], 8)
-    with filesmod.Root("/") as root:
+    with files_root.Root("/") as root:
         change_list = filesmod.changes(root, planned, modes=modes)
         if change_list and not check_mode:
             filesmod.apply(root, change_list)
