@@ -19,6 +19,7 @@ from ansible_collections.guestnet.failover.plugins.module_utils import files as 
 # imported for their source: render_files() installs them into the guest (and AnsiballZ ships what is imported)
 from ansible_collections.guestnet.failover.plugins.module_utils import (  # pylint: disable=unused-import
     announce_watch, l2_frames, link_execute, link_plan, link_state, netdev_read, render_udev, upper_config, validate,
+    validate_values,
 )
 from ansible_collections.guestnet.failover.plugins.module_utils.validate import ConfigError, check_announce_group
 

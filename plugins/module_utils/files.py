@@ -42,7 +42,7 @@ OWNED_TOKEN = "guestnet-failover"
 # Owned when they carry the marker; the JSON (no comments) by its path.
 ANNOUNCER_LIB = "usr/local/lib/guestnet-failover"
 ANNOUNCER_MODULES = ("announce_watch", "l2_frames", "link_execute", "link_plan", "link_state", "netdev_read", "render_udev",
-                     "upper_config", "validate")
+                     "upper_config", "validate", "validate_values")
 # modules an earlier install had and the watcher no longer imports (link_apply before the runtime path's split)
 ANNOUNCER_OLD_MODULES = ("link_apply",)
 _PACKAGE_PARTS = ("ansible_collections", "guestnet", "failover", "plugins", "module_utils")
