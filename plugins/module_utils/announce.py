@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Write: the announcer's files in the guest (the resident watcher's code, its systemd unit, a udev rule, its config).
+"""Write stage: the announcer's files in the guest (the resident watcher's code, its systemd unit, a udev rule, its config).
 
 The watcher is ``announce_watch``, an ordinary module of this collection, with the modules it reuses
 (``l2_frames``, ``validate``, the runtime path's port join: ``link_plan`` and ``link_execute``). ``render_files()``

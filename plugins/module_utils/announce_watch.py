@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Guest program (resident announcer): watch rtnetlink, announce a failover upper's addresses when a lower changes.
+"""Execute stage (guest program, the resident announcer): watch rtnetlink, announce a failover upper's addresses when a lower changes.
 
 The kernel's net_failover (and a bond/team) switches between VF and PV without telling the L2 network; a learning
 switch keeps sending to the port it learnt last. This watcher, started once per boot by udev (``SYSTEMD_WANTS``

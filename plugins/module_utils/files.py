@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Write: our files under a root: ownership header, current state, change set, diff, all-or-nothing apply.
+"""Write stage: our files under a root: ownership header, current state, change set, diff, all-or-nothing apply.
 
 Paths are relative to a ``files_root.Root``, which resolves them inside the root like a chroot would.
 A symlink where a planned file belongs is replaced, never followed. Writes are all-or-nothing where the

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Write: a root directory resolved like a chroot would, for every file read or written under it.
+"""Write stage: a root directory resolved like a chroot would, for every file read or written under it.
 
 Paths handed around are relative to ``root`` (``etc/udev/rules.d/...``), so the same plan
 works for a running host (root ``/``) and an image being built (root ``/mnt/image``).

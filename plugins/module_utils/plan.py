@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Plan the files for a set of desired groups (pure), and pick the backend and initramfs kind.
+"""Plan stage: the files for a set of desired groups (pure), and the backend and initramfs kind to use.
 
 ``plan_files`` validates, then calls udev + exactly one stack renderer + extras; each renderer
 module has ``render(groups, options) -> {relative path: content}``. The ownership header is
