@@ -192,7 +192,7 @@ class Applier(object):
                        check=False, capture_output=True)
 
     def op_port_speed(self, step):
-        # see render_udev.TEAM_PV_SPEED; a driver that refuses only loses the VF preference
+        # see upper_config.TEAM_PV_SPEED; a driver that refuses only loses the VF preference
         subprocess.run([shutil.which("ethtool") or ETHTOOL, "-s", step["dev"], "speed", str(step["speed"]), "duplex", "full"],
                        check=False, capture_output=True)
 

@@ -3,7 +3,7 @@
 """Plan stage (runtime, pure): resolve a group's devices, its current and target views, the steps between them.
 
 Fed a ``link_state.read_state()`` snapshot and groups normalised by ``validate.normalize``; nothing here touches
-the system, so everything is unit-tested on fixtures (tests/unit/plugins/module_utils/test_link_plan.py). The
+the system, so it is unit-tested on fixture states (tests/unit/plugins/module_utils/test_link_apply.py). The
 steps are executed by ``link_execute.Applier``; docs/data-model.md "Step" lists them.
 """
 from __future__ import annotations

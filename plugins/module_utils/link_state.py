@@ -20,6 +20,7 @@ RTN_UNICAST = 1
 FOREVER = 0xFFFFFFFF  # IFA_CACHEINFO lifetime of a permanent address
 
 
+# the runtime path's one error: every link_* module raises it, and this one is at the bottom of their imports
 class LinkApplyError(Exception):
     """The requested runtime topology cannot be applied to what the guest has."""
 
