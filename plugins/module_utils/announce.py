@@ -1,24 +1,25 @@
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Write: the announcer's files in the guest (the resident watcher's code, its systemd unit, a udev rule, its config).
+"""Write stage: the announcer's files in the guest (the resident watcher's code, its systemd unit, a udev rule, its config).
 
 The watcher is ``announce_watch``, an ordinary module of this collection, with the modules it reuses
-(``l2_frames``, ``validate``, the runtime executor in ``link_apply``). ``render_files()`` copies those module files
-as they are into ``/usr/local/lib/guestnet-failover`` (the collection's package layout, so their imports work
-unchanged), with the ownership line on top. Their text comes from the loaded modules (the AnsiballZ payload on a
-target), so the guest runs exactly what the unit tests, the linters and sanity saw. A udev rule starts the unit
-once a lower with a group's MAC exists (coldplug at boot, or the "change" events failover_config replays); the
-unit keeps the watcher resident (announce_watch says what it does and why resident).
+(``l2_frames``, ``validate``, the runtime path's port join: ``link_plan`` and ``link_execute``). ``render_files()``
+copies those module files as they are into ``/usr/local/lib/guestnet-failover`` (the collection's package layout,
+so their imports work unchanged), with the ownership line on top. Their text comes from the loaded modules (the
+AnsiballZ payload on a target), so the guest runs exactly what the unit tests, the linters and sanity saw. A udev
+rule starts the unit once a lower with a group's MAC exists (coldplug at boot, or the "change" events
+failover_config replays); the unit keeps the watcher resident (announce_watch says what it does and why resident).
 """
 from __future__ import annotations
 
 import json
 import os
 
-from ansible_collections.guestnet.failover.plugins.module_utils import files as filesmod
+from ansible_collections.guestnet.failover.plugins.module_utils import files as filesmod, files_root
 # imported for their source: render_files() installs them into the guest (and AnsiballZ ships what is imported)
 from ansible_collections.guestnet.failover.plugins.module_utils import (  # pylint: disable=unused-import
-    announce_watch, l2_frames, link_apply, netdev_read, render_udev, upper_config, validate,
+    announce_watch, l2_frames, link_execute, link_plan, link_state, netdev_read, render_udev, upper_config, validate,
+    validate_values,
 )
 from ansible_collections.guestnet.failover.plugins.module_utils.validate import ConfigError, check_announce_group
 
@@ -152,7 +153,7 @@ def install(files, check_mode=False):
         rel = os.path.normpath(item["path"]).lstrip("/")
         planned[rel] = item["content"]
         modes[rel] = int(item["mode"], 8)
-    with filesmod.Root("/") as root:
+    with files_root.Root("/") as root:
         change_list = filesmod.changes(root, planned, modes=modes)
         if change_list and not check_mode:
             filesmod.apply(root, change_list)

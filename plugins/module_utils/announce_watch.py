@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Guest program (resident announcer): watch rtnetlink, announce a failover upper's addresses when a lower changes.
+"""Execute stage (guest program, the resident announcer): watch rtnetlink, announce a failover upper's addresses when a lower changes.
 
 The kernel's net_failover (and a bond/team) switches between VF and PV without telling the L2 network; a learning
 switch keeps sending to the port it learnt last. This watcher, started once per boot by udev (``SYSTEMD_WANTS``
@@ -9,7 +9,7 @@ on a lower with a group's MAC) and kept resident by systemd, reacts to the kerne
 - a lower with a group's MAC goes away (``RTM_DELLINK``), or an enslaved one loses its link (``IFF_LOWER_UP`` cleared,
   the first sign of an unplug): a burst from every upper carrying that MAC, at once;
 - a lower appears (``RTM_NEWLINK`` of a new ifindex): for bond/team groups a child process re-enslaves it with the
-  runtime path's own steps (``link_apply.port_rejoin_steps`` run by its ``Applier``; pyroute2 is loaded there only,
+  runtime path's own steps (``link_plan.port_rejoin_steps`` run by ``link_execute.Applier``; pyroute2 is loaded there only,
   the watcher stays small), unless the group says ``rejoin: false`` (NetworkManager's port profiles do it there);
   once the lower is enslaved and has carrier, a burst from its upper.
 
@@ -391,12 +391,12 @@ def join(index, groups, udev_data=UDEV_DATA, sys_net=SYS_NET):
     else:
         return False
     # pyroute2 and the executor only here, in the short-lived child
-    from ansible_collections.guestnet.failover.plugins.module_utils import link_apply
+    from ansible_collections.guestnet.failover.plugins.module_utils import link_execute, link_plan
     from ansible_collections.guestnet.failover.plugins.module_utils.netdev_read import IPRoute
 
-    steps = link_apply.port_rejoin_steps(group["model"], group["upper"], dev, role, drv)
+    steps = link_plan.port_rejoin_steps(group["model"], group["upper"], dev, role, drv)
     with IPRoute() as ipr:
-        link_apply.Applier(ipr).run(steps)
+        link_execute.Applier(ipr).run(steps)
     return True
 
 

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Turn discovered failover groups into desired groups for a hypervisor flavour (pure logic).
+"""Decide stage: discovered failover groups into desired groups for a hypervisor flavour (pure logic).
 
 Discovery says what the guest *is* (docs/data-model.md "Failover group"); the config and
 link modules want what it *should be* ("Desired group"). The roles sit between the two.

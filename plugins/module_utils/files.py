@@ -1,16 +1,9 @@
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Files under a root: ownership header, read current state, change set, diff, atomic write.
+"""Write stage: our files under a root: ownership header, current state, change set, diff, all-or-nothing apply.
 
-Paths handed around are relative to ``root`` (``etc/udev/rules.d/...``), so the same plan
-works for a running host (root ``/``) and an image being built (root ``/mnt/image``).
-
-An image root is untrusted input. Every path is resolved inside it like a chroot would: one
-component at a time from a directory file descriptor opened with ``O_NOFOLLOW``, symlinks read
-with ``readlink`` and followed relative to the root (absolute targets re-rooted, ``..`` clamped
-at the root, at most ``MAX_LINKS`` links), so nothing outside the root is ever read, written,
-chmod-ed or removed, and there is no window between checking a path and using it. A symlink
-where a planned file belongs is replaced, never followed. Writes are all-or-nothing where the
+Paths are relative to a ``files_root.Root``, which resolves them inside the root like a chroot would.
+A symlink where a planned file belongs is replaced, never followed. Writes are all-or-nothing where the
 file system allows it: every target directory is checked before the first write, every file is
 staged in a temporary file first, and any ``OSError`` becomes one ``FileError`` naming the path
 and saying whether anything was changed already.
@@ -19,12 +12,14 @@ from __future__ import annotations
 
 import binascii
 import errno
-import fcntl
-import fnmatch
 import os
 import stat
-import struct
 import time
+
+from ansible_collections.guestnet.failover.plugins.module_utils.files_root import (
+    FS_APPEND_FL, FS_IMMUTABLE_FL, O_DIR, O_FILE, FileError, as_root, check_rel, create_at, fill, fs_flags, full_path,
+    lstat_at, want_owner,
+)
 
 MARKER = "Managed by guestnet.failover"
 HEADER = "%s (failover_config); do not edit, changes will be overwritten." % MARKER
@@ -46,11 +41,14 @@ OWNED_TOKEN = "guestnet-failover"
 # RULES_PATH, CONFIG_PATH) and those of its older design (a script and a template unit, pruned on upgrade).
 # Owned when they carry the marker; the JSON (no comments) by its path.
 ANNOUNCER_LIB = "usr/local/lib/guestnet-failover"
-ANNOUNCER_MODULES = ("announce_watch", "l2_frames", "link_apply", "netdev_read", "render_udev", "upper_config", "validate")
+ANNOUNCER_MODULES = ("announce_watch", "l2_frames", "link_execute", "link_plan", "link_state", "netdev_read", "render_udev",
+                     "upper_config", "validate", "validate_values")
+# modules an earlier install had and the watcher no longer imports (link_apply before the runtime path's split)
+ANNOUNCER_OLD_MODULES = ("link_apply",)
 _PACKAGE_PARTS = ("ansible_collections", "guestnet", "failover", "plugins", "module_utils")
 ANNOUNCER_PACKAGE_DIRS = tuple("%s/%s" % (ANNOUNCER_LIB, "/".join(_PACKAGE_PARTS[:i])) for i in range(1, len(_PACKAGE_PARTS) + 1))
 OWNED_PATHS = tuple("%s/__init__.py" % d for d in ANNOUNCER_PACKAGE_DIRS) + tuple(
-    "%s/%s.py" % (ANNOUNCER_PACKAGE_DIRS[-1], name) for name in ANNOUNCER_MODULES) + (
+    "%s/%s.py" % (ANNOUNCER_PACKAGE_DIRS[-1], name) for name in ANNOUNCER_MODULES + ANNOUNCER_OLD_MODULES) + (
     "etc/systemd/system/guestnet-announce.service",
     "etc/udev/rules.d/61-guestnet-announce.rules",
     "etc/guestnet/announce.json",
@@ -68,349 +66,6 @@ STALE_TEMP_PREFIX = ".guestnet-"
 MODE_PRIVATE = 0o600
 MODE_EXEC = 0o755
 MODE_DEFAULT = 0o644
-MAX_LINKS = 40
-
-_O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
-_O_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
-_FS_IOC_GETFLAGS = 0x80086601
-_FS_IMMUTABLE_FL = 0x10
-_FS_APPEND_FL = 0x20
-
-
-class FileError(Exception):
-    """A file operation failed; ``path`` names it, ``changed`` tells whether something was written already."""
-
-    def __init__(self, path, message, changed=False, done=None):
-        Exception.__init__(self, "%s: %s" % (path, message))
-        self.path = path
-        self.changed = changed
-        self.done = list(done or [])
-
-
-class RootError(FileError):
-    """The root is unusable (empty, relative, missing, not a directory)."""
-
-
-def resolve_root(root):
-    """Validate ``root`` and return its resolved absolute path; ``/`` when it is the running system's root.
-
-    ``None`` means ``/``. An empty string is an error (``-e image_root=`` must not configure the build host), as
-    is a relative, missing or non-directory path. A path that resolves to ``/`` (``//``, ``/./``, a symlink to
-    ``/``) is the running system. A bind mount of ``/`` elsewhere is an image root by its path: files only, as
-    an image pipeline that builds on a mounted copy of a root expects.
-    """
-    if root is None:
-        root = "/"
-    if not isinstance(root, str) or not root:
-        raise RootError("root", "an empty root is not a root; give / for the running system or an image's absolute path")
-    if not os.path.isabs(root):
-        raise RootError(root, "root must be an absolute path")
-    real = os.path.realpath(root)
-    try:
-        info = os.stat(real)
-    except OSError as exc:
-        raise RootError(root, "root does not exist or is not accessible (%s)" % exc.strerror)
-    if not stat.S_ISDIR(info.st_mode):
-        raise RootError(root, "root is not a directory")
-    if real == "/":
-        return "/"
-    return real
-
-
-def _check_rel(rel):
-    if not isinstance(rel, str) or not rel or rel.startswith("/") or ".." in rel.split("/"):
-        raise ValueError("refusing path outside the root: %r" % (rel,))
-    return [part for part in rel.split("/") if part not in ("", ".")]
-
-
-def full_path(root, rel):
-    """Join ``rel`` under ``root`` refusing anything that would escape it (for display and reports)."""
-    _check_rel(rel)
-    return os.path.join(getattr(root, "path", root), rel)
-
-
-def _fs_flags(fd):
-    """chattr flags of an open file, 0 when the file system has none."""
-    try:
-        data = fcntl.ioctl(fd, _FS_IOC_GETFLAGS, b"\0" * 8)
-    except (IOError, OSError):
-        return 0
-    return struct.unpack("=i", data[:4])[0]
-
-
-def _lstat_at(dfd, name):
-    try:
-        return os.stat(name, dir_fd=dfd, follow_symlinks=False)
-    except OSError as exc:
-        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
-            return None
-        raise
-
-
-def want_owner():
-    """(uid, gid) every file and directory we write must have: root's, when we run as root."""
-    return (0, 0) if os.geteuid() == 0 else None
-
-
-class Root(object):
-    """A root directory, resolved once; every path below it is resolved like a chroot would."""
-
-    def __init__(self, path):
-        self.path = resolve_root(path)
-        self.fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0))
-
-    def close(self):
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:  # pylint: disable=broad-except
-            pass
-
-    def show(self, parts):
-        """Absolute display path of resolved ``parts``."""
-        return os.path.join(self.path, *parts) if parts else self.path
-
-    def walk(self, parts, create=False, created=None):
-        """Open the directory ``parts`` (a list of names) resolved inside the root.
-
-        Returns (fd, resolved parts); the caller closes fd. With ``create`` missing directories are made
-        (mode 0755 whatever the umask, owned by root when we are root) and their resolved parts appended to
-        ``created``. Raises OSError (filename: the resolved path of the failing component).
-        """
-        stack = []  # [(name, fd)] of the directories entered below the root
-        todo = list(parts)
-        links = 0
-        try:
-            while todo:
-                name = todo.pop(0)
-                if name in ("", "."):
-                    continue
-                if name == "..":
-                    if stack:  # clamped at the root, like a chroot
-                        os.close(stack.pop()[1])
-                    continue
-                cur = stack[-1][1] if stack else self.fd
-                here = [n for n, dummy in stack] + [name]
-                try:
-                    fd = os.open(name, _O_DIR, dir_fd=cur)
-                except OSError as exc:
-                    if exc.errno == errno.ENOENT and create:
-                        self._mkdir(cur, name, here, created)
-                        fd = os.open(name, _O_DIR, dir_fd=cur)
-                    elif exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
-                        info = os.stat(name, dir_fd=cur, follow_symlinks=False)
-                        if not stat.S_ISLNK(info.st_mode):
-                            raise OSError(errno.ENOTDIR, "not a directory", self.show(here))
-                        links += 1
-                        if links > MAX_LINKS:
-                            raise OSError(errno.ELOOP, "too many levels of symbolic links", self.show(here))
-                        target = os.readlink(name, dir_fd=cur)
-                        if target.startswith("/"):  # re-rooted
-                            while stack:
-                                os.close(stack.pop()[1])
-                        todo[0:0] = target.split("/")
-                        continue
-                    else:
-                        if exc.filename is None or not isinstance(exc.filename, str) or not exc.filename.startswith("/"):
-                            exc.filename = self.show(here)
-                        raise
-                stack.append((name, fd))
-            resolved = [n for n, dummy in stack]
-            fd = stack.pop()[1] if stack else os.dup(self.fd)
-            return fd, resolved
-        finally:
-            for dummy, fd in stack:
-                os.close(fd)
-
-    def _mkdir(self, cur, name, here, created):
-        try:
-            os.mkdir(name, MODE_EXEC, dir_fd=cur)
-        except OSError as exc:
-            if exc.errno == errno.EEXIST:
-                return
-            exc.filename = self.show(here)
-            raise
-        fd = os.open(name, _O_DIR, dir_fd=cur)
-        try:
-            os.fchmod(fd, MODE_EXEC)  # whatever the umask
-            owner = want_owner()
-            if owner:
-                os.fchown(fd, *owner)
-        finally:
-            os.close(fd)
-        if created is not None:
-            created.append("/".join(here))
-
-    def parent(self, rel, create=False, created=None):
-        """(directory fd, resolved directory parts, file name) of ``rel``; the file name is not followed."""
-        parts = _check_rel(rel)
-        fd, resolved = self.walk(parts[:-1], create, created)
-        return fd, resolved, parts[-1]
-
-    def state(self, rel):
-        """What is at ``rel`` without following a final symlink.
-
-        {kind: absent | file | symlink | other, content, mode, uid, gid, link, shown (resolved path)}.
-        """
-        try:
-            dfd, resolved, name = self.parent(rel)
-        except OSError as exc:
-            if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
-                return {"kind": "absent", "content": None, "mode": None, "uid": None, "gid": None, "link": None,
-                        "shown": full_path(self, rel)}
-            raise
-        try:
-            return self._state_at(dfd, name, self.show(resolved + [name]))
-        finally:
-            os.close(dfd)
-
-    @staticmethod
-    def _state_at(dfd, name, shown):
-        out = {"kind": "absent", "content": None, "mode": None, "uid": None, "gid": None, "link": None, "shown": shown}
-        info = _lstat_at(dfd, name)
-        if info is None:
-            return out
-        if stat.S_ISLNK(info.st_mode):
-            out.update(kind="symlink", link=os.readlink(name, dir_fd=dfd))
-            return out
-        if not stat.S_ISREG(info.st_mode):
-            # never opened: a device node in an image is the host's device
-            out.update(kind="other", mode=stat.S_IMODE(info.st_mode), uid=info.st_uid, gid=info.st_gid)
-            return out
-        try:
-            fd = os.open(name, _O_FILE, dir_fd=dfd)
-        except OSError as exc:
-            if exc.errno in (errno.ENOENT, errno.ENOTDIR):
-                return out
-            if exc.errno == errno.ELOOP:
-                info = _lstat_at(dfd, name)
-                if info is not None and stat.S_ISLNK(info.st_mode):
-                    out.update(kind="symlink", link=os.readlink(name, dir_fd=dfd))
-                    return out
-            if exc.errno in (errno.ENXIO, errno.EISDIR):
-                out["kind"] = "other"
-                return out
-            exc.filename = shown
-            raise
-        try:
-            info = os.fstat(fd)
-            out.update(mode=stat.S_IMODE(info.st_mode), uid=info.st_uid, gid=info.st_gid)
-            if not stat.S_ISREG(info.st_mode):
-                out["kind"] = "other"
-                return out
-            chunks = []
-            while True:
-                chunk = os.read(fd, 1 << 16)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-            out.update(kind="file", content=b"".join(chunks).decode("utf-8", "replace"))
-            return out
-        finally:
-            os.close(fd)
-
-    def resolve(self, rel):
-        """Resolved parts of ``rel`` with every symlink (the last one too) followed inside the root, or None."""
-        parts = _check_rel(rel)
-        for dummy in range(MAX_LINKS):
-            if not parts or parts[-1] == "..":
-                fd, resolved = self._walk_quiet(parts)
-                if fd is None:
-                    return None
-                os.close(fd)
-                return resolved
-            try:
-                dfd, resolved = self.walk(parts[:-1])
-            except OSError:
-                return None
-            try:
-                info = _lstat_at(dfd, parts[-1])
-                if info is None:
-                    return None
-                if not stat.S_ISLNK(info.st_mode):
-                    return resolved + parts[-1:]
-                target = os.readlink(parts[-1], dir_fd=dfd)
-            finally:
-                os.close(dfd)
-            base = [] if target.startswith("/") else resolved
-            parts = base + [p for p in target.split("/") if p not in ("", ".")]
-        return None
-
-    def _walk_quiet(self, parts):
-        try:
-            return self.walk(parts)
-        except OSError:
-            return None, None
-
-    def exists(self, rel):
-        """True when ``rel`` exists (symlinks followed inside the root)."""
-        return self.resolve(rel) is not None
-
-    def isdir(self, rel):
-        """True when ``rel`` is a directory (symlinks followed inside the root)."""
-        fd, dummy = self._walk_quiet(_check_rel(rel))
-        if fd is None:
-            return False
-        os.close(fd)
-        return True
-
-    def lexists(self, rel):
-        """True when something (a dangling symlink too) is at ``rel``."""
-        try:
-            dfd, dummy, name = self.parent(rel)
-        except OSError:
-            return False
-        try:
-            return _lstat_at(dfd, name) is not None
-        finally:
-            os.close(dfd)
-
-    def listdir(self, rel_dir):
-        """Sorted names in directory ``rel_dir`` (resolved inside the root), [] when it is not one."""
-        fd, dummy = self._walk_quiet(_check_rel(rel_dir))
-        if fd is None:
-            return []
-        try:
-            return sorted(os.listdir(fd))
-        finally:
-            os.close(fd)
-
-    def glob(self, pattern):
-        """Relative paths matching ``pattern`` (shell wildcards per component, no '**'), resolved inside the root."""
-        parts = _check_rel(pattern)
-        found = [[]]
-        for index, part in enumerate(parts):
-            last = index == len(parts) - 1
-            nxt = []
-            for base in found:
-                if any(c in part for c in "*?["):
-                    names = [n for n in self.listdir("/".join(base) or ".") if fnmatch.fnmatchcase(n, part)
-                             and (part.startswith(".") or not n.startswith("."))]
-                else:
-                    names = [part]
-                for name in names:
-                    candidate = base + [name]
-                    rel = "/".join(candidate)
-                    if last and not self.lexists(rel):
-                        continue
-                    nxt.append(candidate)
-            found = nxt
-        return sorted("/".join(p) for p in found)
-
-
-def as_root(root):
-    """A Root for ``root`` (a Root or a path)."""
-    return root if isinstance(root, Root) else Root(root)
 
 
 def file_mode(path):
@@ -580,7 +235,7 @@ def preflight(root, change_list):
     checked = {}
     for change in change_list:
         rel = change["path"]
-        parts = _check_rel(rel)
+        parts = check_rel(rel)
         directory = tuple(parts[:-1])
         if directory not in checked:
             checked[directory] = _check_dir(root, list(directory))
@@ -589,11 +244,11 @@ def preflight(root, change_list):
             continue  # created below a checked, writable directory
         if change["reason"] in ("update", "mode", "owner", "remove"):
             try:
-                fd = os.open(parts[-1], _O_FILE, dir_fd=dfd)
+                fd = os.open(parts[-1], O_FILE, dir_fd=dfd)
             except OSError as exc:
                 raise FileError(full_path(root, rel), exc.strerror)
             try:
-                if _fs_flags(fd) & (_FS_IMMUTABLE_FL | _FS_APPEND_FL):
+                if fs_flags(fd) & (FS_IMMUTABLE_FL | FS_APPEND_FL):
                     raise FileError(full_path(root, rel), "the file is immutable or append-only (chattr); nothing was written")
             finally:
                 os.close(fd)
@@ -616,7 +271,7 @@ def _check_dir(root, parts):
         if depth < len(parts):
             # the first missing component must be creatable here
             try:
-                info = _lstat_at(fd, parts[depth])
+                info = lstat_at(fd, parts[depth])
                 if info is not None and stat.S_ISLNK(info.st_mode):
                     raise FileError(os.path.join(shown, parts[depth]),
                                     "a symlink (to %s) whose target does not exist inside the root; nothing was written"
@@ -639,7 +294,7 @@ def _check_dir(root, parts):
 def _writable(fd, shown):
     if not os.access(".", os.W_OK | os.X_OK, dir_fd=fd):
         raise FileError(shown, "directory is not writable; nothing was written")
-    if _fs_flags(fd) & (_FS_IMMUTABLE_FL | _FS_APPEND_FL):
+    if fs_flags(fd) & (FS_IMMUTABLE_FL | FS_APPEND_FL):
         raise FileError(shown, "directory is immutable or append-only (chattr); nothing was written")
     try:
         if os.fstatvfs(fd).f_flag & os.ST_RDONLY:
@@ -650,24 +305,6 @@ def _writable(fd, shown):
 
 def _backup_name(name):
     return "%s.%d.%s~" % (name, os.getpid(), time.strftime("%Y-%m-%d@%H:%M:%S"))
-
-
-def create_at(dfd, name):
-    """Open a new file ``name`` in ``dfd`` for writing: exclusive, no symlink followed, private until filled."""
-    return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o600,
-                   dir_fd=dfd)
-
-
-def fill(fd, chunks, mode):
-    """Write ``chunks`` (bytes), then set ``mode`` and root ownership and fsync: complete before it is renamed in."""
-    for data in chunks:
-        while data:
-            data = data[os.write(fd, data):]
-    os.fchmod(fd, mode)
-    owner = want_owner()
-    if owner:
-        os.fchown(fd, *owner)
-    os.fsync(fd)
 
 
 def _write_new(dfd, name, content, mode):
@@ -681,7 +318,7 @@ def _write_new(dfd, name, content, mode):
 
 def _copy_at(dfd, name, dest):
     """Copy regular file ``name`` to new ``dest`` in the same directory, bytes and mode, no symlink followed."""
-    src = os.open(name, _O_FILE, dir_fd=dfd)
+    src = os.open(name, O_FILE, dir_fd=dfd)
     try:
         info = os.fstat(src)
         if not stat.S_ISREG(info.st_mode):
@@ -719,10 +356,10 @@ def apply(root, change_list, backup=None, do_backup=False):
         for change in change_list:
             rel = change["path"]
             try:
-                key = tuple(_check_rel(rel)[:-1])
+                key = tuple(check_rel(rel)[:-1])
                 if key not in dirs:
                     dirs[key] = root.walk(list(key), create=change["after"] is not None, created=created)[0]
-                dfd, name = dirs[key], _check_rel(rel)[-1]
+                dfd, name = dirs[key], check_rel(rel)[-1]
                 if change["after"] is not None and change["reason"] not in ("mode", "owner"):
                     tmp = "%s%s" % (TEMP_PREFIX, binascii.hexlify(os.urandom(6)).decode("ascii"))
                     _write_new(dfd, tmp, change["after"], change["mode"])
@@ -750,7 +387,7 @@ def apply(root, change_list, backup=None, do_backup=False):
                 elif change["after"] is None:
                     os.unlink(name, dir_fd=dfd)
                 else:
-                    fd = os.open(name, _O_FILE, dir_fd=dfd)
+                    fd = os.open(name, O_FILE, dir_fd=dfd)
                     try:
                         if not stat.S_ISREG(os.fstat(fd).st_mode):
                             raise OSError(errno.EINVAL, "not a regular file")
@@ -782,16 +419,16 @@ def prune_empty_dirs(root, check_mode=False):
     root = as_root(root)
     removed = []
     for rel in OWNED_EMPTY_DIRS:
-        parts = _check_rel(rel)
+        parts = check_rel(rel)
         try:
             dfd, dummy = root.walk(parts[:-1])
         except OSError:
             continue
         try:
-            info = _lstat_at(dfd, parts[-1])
+            info = lstat_at(dfd, parts[-1])
             if info is None or not stat.S_ISDIR(info.st_mode):
                 continue
-            fd = os.open(parts[-1], _O_DIR, dir_fd=dfd)
+            fd = os.open(parts[-1], O_DIR, dir_fd=dfd)
             try:
                 empty = not os.listdir(fd)
             finally:

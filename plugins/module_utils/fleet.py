@@ -1,7 +1,9 @@
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The fleet report: one JSON-ready dict keyed by inventory host, and its summary table (pure logic, used by the
-fleet_report and fleet_summary filters)."""
+"""Render stage (reports): the fleet report, one JSON-ready dict keyed by inventory host, and its summary table.
+
+Pure logic, used by the fleet_report and fleet_summary filters.
+"""
 from __future__ import annotations
 
 from ansible_collections.guestnet.failover.plugins.module_utils.classify import link_driver

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Execute stage (initramfs-tools): the collection's files as an early cpio segment of their own in the initrd.
+"""Render stage (initramfs-tools): the collection's files as an early cpio segment of their own in the initrd.
 
 An initrd is a concatenation of cpio archives: uncompressed early ones (CPU microcode) first, then the compressed
 main archive; the kernel unpacks them in order. Our udev rules and .link files travel as one uncompressed early

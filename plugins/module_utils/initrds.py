@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 
-from ansible_collections.guestnet.failover.plugins.module_utils import files as filesmod
+from ansible_collections.guestnet.failover.plugins.module_utils import files_root
 from ansible_collections.guestnet.failover.plugins.module_utils import initramfs as initramfsmod
 
 BOOT_DIR = "boot"
@@ -20,7 +20,7 @@ def rebuild_argv(kind, root, rel, version):
     """The command that rebuilds one initrd of ``kind`` in place."""
     if kind == "initramfs-tools":
         return REBUILD_COMMAND[kind] + ["-k", version]
-    return REBUILD_COMMAND[kind] + [filesmod.full_path(root, rel), version]
+    return REBUILD_COMMAND[kind] + [files_root.full_path(root, rel), version]
 
 
 def found(root, patterns=(initramfsmod.INITRD_RE,)):
@@ -42,7 +42,7 @@ def dracut_updates(root, want, run_command):
     """
     updates = []
     for rel, version in found(root, (initramfsmod.INITRD_RE, initramfsmod.DRACUT_INITRD_RE)):
-        rc, out, dummy = run_command(["lsinitrd", "-f", initramfsmod.MARKER, filesmod.full_path(root, rel)])
+        rc, out, dummy = run_command(["lsinitrd", "-f", initramfsmod.MARKER, files_root.full_path(root, rel)])
         if rc != 0 or out != want:
             updates.append((rel, version, REBUILD))
     return updates
@@ -91,10 +91,10 @@ def write(root, rel, data):
             os.unlink(tmp, dir_fd=dfd)  # left by a killed run
         except OSError:
             pass
-        fd = filesmod.create_at(dfd, tmp)
+        fd = files_root.create_at(dfd, tmp)
         try:
             try:
-                filesmod.fill(fd, [data], mode)
+                files_root.fill(fd, [data], mode)
             finally:
                 os.close(fd)
             os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Write, shared (Python standard library only): link-layer frames and the carrier wait.
+"""Execute stage, shared (Python standard library only): link-layer frames and the carrier wait.
 
 Used by the runtime executor (``link_probe``'s ARP probe, ``link_execute``'s carrier wait) and by the guest's
 resident announcer (``announce_watch``), which runs from an installed copy of this file with no pyroute2.

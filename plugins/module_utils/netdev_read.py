@@ -5,8 +5,8 @@
 The output is the "Raw capture" of docs/data-model.md. Only the synchronous ``IPRoute``
 API that pyroute2 0.7.2 (Debian 12) and 0.9.x share is used: ``get_links``, ``get_addr``,
 ``get_routes`` and ``get_attr`` on the messages. Nothing here writes to the system.
-The message decoders, ethtool queries and sysfs readers are also the read side of the
-runtime applier (``link_apply.read_state``), and the pyroute2 import below is the
+The message decoders, ethtool queries and sysfs readers are also what the runtime path
+reads with (``link_state.read_state``), and the pyroute2 import below is the
 collection's only one. This file stays stand-alone (no collection or Ansible imports):
 tests/tools/capture_topology.py pipes it to a guest's ``python3``.
 """

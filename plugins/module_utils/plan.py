@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Plan the files for a set of desired groups (pure), and pick the backend and initramfs kind.
+"""Plan stage: the files for a set of desired groups (pure), and the backend and initramfs kind to use.
 
 ``plan_files`` validates, then calls udev + exactly one stack renderer + extras; each renderer
 module has ``render(groups, options) -> {relative path: content}``. The ownership header is
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from ansible_collections.guestnet.failover.plugins.module_utils import (
     files as filesmod,
+    files_root,
     initramfs as initramfsmod,
     render_extras,
     render_ifupdown,
@@ -79,10 +80,10 @@ def detect_backend(root, image_mode, is_active=None):
     On a running host ``is_active(unit)`` tells whether a unit is active (``systemctl is-active``);
     in an image the enabled unit symlinks under ``etc/systemd/system/*.wants`` decide.
     Netplan wins when it has configuration of its own (it generates for networkd or NM).
-    Returns the backend or raises ConfigError listing what was looked at. ``root`` (a path or a files.Root) is
+    Returns the backend or raises ConfigError listing what was looked at. ``root`` (a path or a files_root.Root) is
     looked at like a chroot would: symlinks in it never lead outside.
     """
-    root = filesmod.as_root(root)
+    root = files_root.as_root(root)
     if _netplan_in_use(root):
         return "netplan"
     units = (("NetworkManager", "NetworkManager.service"), ("networkd", "systemd-networkd.service"),
@@ -105,7 +106,7 @@ def detect_backend(root, image_mode, is_active=None):
 
 def detect_initramfs(root):
     """initramfs-tools, dracut or none, by what is installed under ``root`` (symlinks followed inside it)."""
-    root = filesmod.as_root(root)
+    root = files_root.as_root(root)
     # dracut first: Debian's dracut replaces initramfs-tools and leaves its conffiles (etc/initramfs-tools) behind
     for candidate in ("usr/bin/dracut", "usr/sbin/dracut"):
         if root.exists(candidate):
@@ -133,7 +134,7 @@ def legacy_files(root):
 
     Only regular files inside ``root`` count: a symlink there is neither read nor removed.
     """
-    root = filesmod.as_root(root)
+    root = files_root.as_root(root)
     found = set()
     for pattern, needles in LEGACY:
         for rel in root.glob(pattern):

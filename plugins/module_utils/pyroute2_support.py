@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""pyroute2 on the target, for the modules: respawn under the system Python, else fail naming the package.
+"""Read stage, shared: pyroute2 on the target, for the modules: respawn under the system Python, else fail naming the package.
 
 The import itself lives in ``netdev_read`` (which must stay free of Ansible imports); this is the
 module-side half: call ``require_pyroute2(module)`` first thing in ``main()``.

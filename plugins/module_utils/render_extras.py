@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Extras around the stack files: cloud-init drop-in, initramfs hook / dracut module, teamd JSON."""
+"""Render stage: the extras around the stack files: cloud-init drop-in, initramfs hook / dracut module, teamd JSON."""
 from __future__ import annotations
 
 import json

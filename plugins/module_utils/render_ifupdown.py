@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""ifupdown: ``/etc/network/interfaces.d/guestnet-failover`` (ifenslave for bonds, teamd for teams).
+"""Render stage: ifupdown's ``/etc/network/interfaces.d/guestnet-failover`` (ifenslave for bonds, teamd for teams).
 
 ifupdown configures interfaces by name, so every group needs a persistent upper name (the
 .link files from render_udev give it) and bond/team ports get names too. Lowers of the kernel

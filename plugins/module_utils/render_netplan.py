@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""netplan: one YAML file (mode 0600) for every group.
+"""Render stage: netplan, one YAML file (mode 0600) for every group.
 
 Devices are matched by MAC + driver and never get ``set-name`` (netplan would write a .link
 file keyed on the match; names come from our own .link files). Netplan cannot mark a device

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""systemd-networkd: .network for the upper, Unmanaged=yes for lowers, .netdev for bonds.
+"""Render stage: systemd-networkd, .network for the upper, Unmanaged=yes for lowers, .netdev for bonds.
 
 The upper is matched by MAC + its own driver (net_failover, hv_netvsc) or by name + Kind=bond;
 lowers by MAC + their drivers, so the upper and lower files never match the same device and

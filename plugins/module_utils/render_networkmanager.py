@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""NetworkManager keyfiles (mode 0600) for the upper device and bond/team ports.
+"""Render stage: NetworkManager keyfiles (mode 0600) for the upper device and bond/team ports.
 
 Uppers are matched by ``match.driver`` + ``ethernet.mac-address`` (NetworkManager compares
 it with the permanent MAC), so the profile can never activate on a lower that shares the MAC;

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""udev: lower devices left alone, persistent names for uppers and bond/team ports.
+"""Render stage: udev, lower devices left alone, persistent names for uppers and bond/team ports.
 
 Rules live in ``81-guestnet-failover.rules``: they need ``ID_NET_DRIVER`` (the ethtool driver,
 set by ``80-net-setup-link.rules``), because ``DRIVERS==`` walks up to the parent device and the

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Render discovered groups and findings as text lines (pure logic, used by the topology_report filter)."""
+"""Render stage (reports): discovered groups and findings as text lines (pure logic, for the topology_report filter)."""
 from __future__ import annotations
 
 from ansible_collections.guestnet.failover.plugins.module_utils.classify import link_driver

@@ -32,7 +32,7 @@ def _holder(fd):
 
 @contextlib.contextmanager
 def held(root, timeout, live_lock=None, clock=time.monotonic, pause=time.sleep):
-    """Hold the run lock of ``root`` (a files.Root) while the block runs; raise Busy after ``timeout`` seconds."""
+    """Hold the run lock of ``root`` (a files_root.Root) while the block runs; raise Busy after ``timeout`` seconds."""
     live = root.path == "/"
     if live:
         live_lock = live_lock or LIVE_LOCK

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Decide (pure), shared: the one builder of each upper-device artifact for the runtime and persistent paths.
+"""Decide stage (pure), shared: the one builder of each upper-device artifact for the runtime and persistent paths.
 
 The runtime path (``link_plan``/``link_execute``) and the persistent renderers (``render_*``) take the teamd
 JSON, the bond's kernel options and the upper-driver map from here, so a team or bond behaves the same before

@@ -1,46 +1,23 @@
 # -*- coding: utf-8 -*-
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""One validation layer for every value that lands in a generated file, a unit name or a netlink message.
+"""Decide stage (validation of whole groups): one validation layer for every group and option before anything is built.
 
 ``normalize(groups, backend)`` checks the desired groups (docs/data-model.md "Desired group"),
 applies defaults and returns canonical copies. Renderers only ever see normalized groups, so
-they can interpolate values without escaping: every string that reaches a file matched one of
-the strict patterns below (no whitespace, quotes, ``%``, ``*``, ``/``, ``$``, newlines ...).
-
-Every pattern is applied with ``re.fullmatch`` (``_full``): ``^...$`` with ``re.match`` lets a
-trailing newline through, because ``$`` also matches before a final newline. Addresses are
-checked against an ASCII pattern before ``ipaddress`` parses them, so an IPv6 scope suffix
-(``fe80::1%eth0``, which ``ipaddress`` keeps verbatim, newlines included) never gets through.
+they can interpolate values without escaping: every value in them passed ``validate_values``.
 Other modules (announce, failover_link, link_apply, netdev_facts, the filters) use the
-``check_*`` functions here instead of patterns of their own. docs/hardening.md lists the rules.
+``check_*`` functions here and in ``validate_values`` instead of patterns of their own.
+docs/hardening.md lists the rules.
 """
 from __future__ import annotations
 
-import ipaddress
-import math
-import re
+from ansible_collections.guestnet.failover.plugins.module_utils.validate_values import (
+    IFNAME_RE, ConfigError, check_addressing, check_choice, check_dns, check_driver, check_ifname, check_int, check_ip,
+    check_mac, check_mapping, check_seconds, full_match, key_text,
+)
 
 BACKENDS = ("networkd", "NetworkManager", "netplan", "ifupdown")
 MODELS = ("net_failover", "netvsc", "bond", "team")
-
-# The kernel's dev_valid_name() refuses "", ".", "..", "/", ":" and whitespace and
-# allows up to IFNAMSIZ - 1 = 15 bytes. We are stricter: names also go into udev rules,
-# sysctl paths, file names, ifupdown stanzas (where "." means a VLAN) and shell lines.
-IFNAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,14}")
-# Names the kernel gave (a net_failover master found at runtime, a probe device): '.' is allowed
-# (VLANs), the rest as above. Never used for a name we write into a file name or a stanza.
-KERNEL_IFNAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,14}")
-RESERVED_NAMES = ("all", "default", "lo", "bonding_masters")
-MAC_RE = re.compile(r"[0-9a-f]{2}(:[0-9a-f]{2}){5}")
-DRIVER_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,31}")
-# `ip netns` names are file names under /run/netns
-NETNS_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
-INT_RE = re.compile(r"[0-9]{1,10}")
-KEY_RE = re.compile(r"[A-Za-z0-9_]{1,64}")
-# ASCII shape of an address before ipaddress parses it: no scope suffix, no whitespace, no lookalike digits
-IPV4_RE = re.compile(r"[0-9]{1,3}(\.[0-9]{1,3}){3}")
-IPV6_RE = re.compile(r"[0-9A-Fa-f:.]{2,45}")
-PREFIX_RE = re.compile(r"[0-9]{1,3}|[0-9]{1,3}(\.[0-9]{1,3}){3}")
 # ethtool driver names that are never a VF or a PV of a pair
 UPPER_DRIVERS = ("net_failover", "bonding", "team")
 
@@ -64,77 +41,11 @@ TEAM_KEYS = ("hwaddr_policy", "link_watch", "delay_up", "delay_down", "notify_pe
 TEAM_HWADDR = ("same_all", "by_active", "only_active")
 
 
-class ConfigError(ValueError):
-    """A desired group or option cannot be rendered; the message names the offending field."""
-
-
-def _full(pattern, value):
-    """True when ``value`` is a string that ``pattern`` matches completely (no trailing newline)."""
-    return isinstance(value, str) and pattern.fullmatch(value) is not None
-
-
 def _field(index, key, group=None):
     label = "groups[%d]" % index
-    if group is not None and _full(IFNAME_RE, group.get("name")):
+    if group is not None and full_match(IFNAME_RE, group.get("name")):
         label += " (%s)" % group["name"]
     return "%s.%s" % (label, key) if key else label
-
-
-def check_ifname(value, field, kernel=False):
-    """Return ``value`` if it is a safe interface name, else raise ConfigError naming ``field``.
-
-    ``kernel=True`` is for names read from the running system (``.`` allowed), never for names we write.
-    """
-    if not isinstance(value, str):
-        raise ConfigError("%s: interface name must be a string, got %r" % (field, value))
-    raw = value.encode("utf-8", "replace")
-    if not 1 <= len(raw) <= 15:
-        raise ConfigError("%s: interface name %r must be 1-15 bytes (IFNAMSIZ), it has %d" % (field, value, len(raw)))
-    if not _full(KERNEL_IFNAME_RE if kernel else IFNAME_RE, value):
-        raise ConfigError("%s: interface name %r may only contain letters, digits, '_', %s'-' and must not start with "
-                          "'-'%s (no '/', %s':', '%%', '*', quotes, whitespace, newlines or other control characters)"
-                          % (field, value, "'.', " if kernel else "", " or '.'" if kernel else "", "" if kernel else "'.', "))
-    if value in RESERVED_NAMES:
-        raise ConfigError("%s: interface name %r is reserved" % (field, value))
-    return value
-
-
-def check_netns(value, field="netns"):
-    """Return a named network namespace (a file name under /run/netns) or raise ConfigError."""
-    if not _full(NETNS_RE, value):
-        raise ConfigError("%s: %r is not a network namespace name (letters, digits, '_', '.', '-', at most 64, "
-                          "not starting with '.' or '-'; no '/', whitespace or newlines)" % (field, value))
-    return value
-
-
-def check_abspath(value, field):
-    """Return an absolute, normalised path without control characters or '..' components."""
-    if not isinstance(value, str) or not value.startswith("/"):
-        raise ConfigError("%s: %r must be an absolute path" % (field, value))
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise ConfigError("%s: %r contains a control character (newline, NUL, ...)" % (field, value))
-    if ".." in value.split("/"):
-        raise ConfigError("%s: %r must not contain '..'" % (field, value))
-    return value
-
-
-def check_mac(value, field):
-    """Return the lower-case MAC or raise ConfigError."""
-    if not isinstance(value, str) or not _full(MAC_RE, value.lower()):
-        raise ConfigError("%s: %r is not a MAC address like 52:54:00:12:34:56" % (field, value))
-    mac = value.lower()
-    if int(mac[:2], 16) & 1:
-        raise ConfigError("%s: %s is a multicast address, a NIC's permanent MAC is unicast" % (field, mac))
-    if mac == "00:00:00:00:00:00":
-        raise ConfigError("%s: the all-zero MAC cannot identify a device" % field)
-    return mac
-
-
-def check_driver(value, field):
-    """Return a kernel driver name or raise ConfigError."""
-    if not _full(DRIVER_RE, value):
-        raise ConfigError("%s: %r is not a driver name ([A-Za-z0-9_-], 1-32 characters, not starting with '-')" % (field, value))
-    return value
 
 
 def check_backend(value):
@@ -144,197 +55,13 @@ def check_backend(value):
     return value
 
 
-def check_int(value, field, low, high):
-    """Return an int in [low, high]; a string must be ASCII digits only (no sign, space or newline)."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        if not _full(INT_RE, value):
-            raise ConfigError("%s: %r is not an integer" % (field, value))
-        value = int(value)
-    if not low <= value <= high:
-        raise ConfigError("%s: %d is out of range %d-%d" % (field, value, low, high))
-    return value
-
-
-def check_seconds(value, field, low, high):
-    """Return a number of seconds (int or finite float) in [low, high]."""
-    if isinstance(value, float) and not isinstance(value, bool):
-        if math.isnan(value) or not low <= value <= high:
-            raise ConfigError("%s: %r is out of range %d-%d" % (field, value, low, high))
-        return value
-    return check_int(value, field, low, high)
-
-
-def _key(key):
-    """A mapping key for an error message: as is when harmless, else its repr (newlines escaped)."""
-    return key if _full(KEY_RE, key) else repr(key)
-
-
-def _choice(value, field, choices):
-    if value not in choices:
-        raise ConfigError("%s: %r is not one of %s" % (field, value, ", ".join(choices)))
-    return value
-
-
-def _dict(value, field, keys):
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ConfigError("%s: expected a mapping, got %r" % (field, value))
-    unknown = sorted(_key(k) for k in value if k not in keys)
-    if unknown:
-        raise ConfigError("%s: unknown key(s) %s, expected some of %s" % (field, ", ".join(unknown), ", ".join(keys)))
-    return value
-
-
-def _ip_family(version):
-    return "IPv4" if version == 4 else "IPv6"
-
-
-def _shape(value, field, version, with_prefix):
-    """Refuse what ipaddress would keep or bend: non-strings, '%scope', whitespace, non-ASCII digits."""
-    if not isinstance(value, str):
-        raise ConfigError("%s: %r is not an IP address string" % (field, value))
-    if "%" in value:
-        raise ConfigError("%s: %r has a scope suffix ('%%...'); scope suffixes are not accepted anywhere" % (field, value))
-    addr, slash, prefix = value.partition("/")
-    if with_prefix and not slash:
-        raise ConfigError("%s: %r must be an address with prefix length, e.g. %s"
-                          % (field, value, "192.0.2.10/24" if version != 6 else "2001:db8::10/64"))
-    if not with_prefix and slash:
-        raise ConfigError("%s: %r is not an IP address (no prefix length here)" % (field, value))
-    if not (_full(IPV4_RE, addr) or _full(IPV6_RE, addr) and ":" in addr) or (slash and not _full(PREFIX_RE, prefix)):
-        raise ConfigError("%s: %r is not an IP address%s (ASCII digits, '.', ':' and hex only)"
-                          % (field, value, " with prefix length" if with_prefix else ""))
-
-
-def _unicast(ip, field, value, what):
-    """Refuse addresses that cannot be a host's or a peer's unicast address."""
-    if ip.is_unspecified:
-        raise ConfigError("%s: %r is the unspecified address, not a usable %s" % (field, value, what))
-    if ip.is_multicast:
-        raise ConfigError("%s: %r is a multicast address, not a usable %s" % (field, value, what))
-    if ip.is_loopback:
-        raise ConfigError("%s: %r is a loopback address, not a usable %s" % (field, value, what))
-    if ip.version == 6 and ip.ipv4_mapped is not None:
-        raise ConfigError("%s: %r is an IPv4-mapped IPv6 address, not a usable %s" % (field, value, what))
-    if ip.is_reserved:
-        raise ConfigError("%s: %r is in a reserved range (%s), not a usable %s"
-                          % (field, value, "240.0.0.0/4 or broadcast" if ip.version == 4 else "IETF reserved", what))
-
-
-def check_ip(value, field, version=None, what="address"):
-    """Return the canonical text of a unicast IP address (no prefix, no scope) or raise ConfigError."""
-    _shape(value, field, version, False)
-    try:
-        ip = ipaddress.ip_address(value)
-    except ValueError:
-        raise ConfigError("%s: %r is not an IP address" % (field, value))
-    if version and ip.version != version:
-        raise ConfigError("%s: %r is not an %s address" % (field, value, _ip_family(version)))
-    _unicast(ip, field, value, what)
-    return ip
-
-
-def check_interface(value, field, version=None):
-    """Return an ipaddress interface (host address + prefix) that makes sense on a NIC, or raise ConfigError."""
-    _shape(value, field, version, True)
-    try:
-        iface = ipaddress.ip_interface(value)
-    except ValueError as exc:
-        raise ConfigError("%s: %r is not a valid address: %s" % (field, value, exc))
-    if version and iface.version != version:
-        raise ConfigError("%s: %r is not an %s address" % (field, value, _ip_family(version)))
-    _unicast(iface.ip, field, value, "host address")
-    net = iface.network
-    if net.prefixlen == 0:
-        raise ConfigError("%s: %r has prefix length 0" % (field, value))
-    if iface.version == 4 and net.prefixlen <= 30:
-        if iface.ip == net.network_address:
-            raise ConfigError("%s: %r is the network address of %s, not a host address" % (field, value, net))
-        if iface.ip == net.broadcast_address:
-            raise ConfigError("%s: %r is the broadcast address of %s, not a host address" % (field, value, net))
-    if iface.version == 6 and net.prefixlen <= 126 and iface.ip == net.network_address:
-        raise ConfigError("%s: %r is the subnet-router anycast address of %s, not a host address" % (field, value, net))
-    return iface
-
-
-def _gateway(value, field, version, interfaces):
-    """A gateway inside one of ``interfaces``' subnets, or (IPv6) link-local: on-link by definition."""
-    gw = check_ip(value, field, version, "gateway")
-    if any(gw == iface.ip for iface in interfaces):
-        raise ConfigError("%s: %s is one of this device's own addresses, not a gateway" % (field, gw))
-    if version == 6 and gw.is_link_local:
-        # every stack writes the default route with the upper as its device: no scope needed
-        return gw
-    inside = [iface.network for iface in interfaces if gw in iface.network]
-    if not inside:
-        raise ConfigError("%s: %s is outside every configured %s subnet (%s); the gateway must be on-link"
-                          % (field, gw, _ip_family(version), ", ".join(str(i.network) for i in interfaces)))
-    if version == 4 and all(n.prefixlen <= 30 and gw in (n.network_address, n.broadcast_address) for n in inside):
-        raise ConfigError("%s: %s is the network or broadcast address of %s" % (field, gw, inside[0]))
-    if version == 6 and all(n.prefixlen <= 126 and gw == n.network_address for n in inside):
-        raise ConfigError("%s: %s is the subnet-router anycast address of %s" % (field, gw, inside[0]))
-    return gw
-
-
-def check_addressing(value, field, version):
-    """Validate an ``ipv4``/``ipv6`` mapping (method, addresses, gateway) and return it canonical."""
-    return _addressing(value, field, version)
-
-
-def _addressing(value, field, version):
-    methods = ("dhcp", "static", "disabled") if version == 4 else ("auto", "static", "disabled")
-    cfg = _dict(value, field, ("method", "addresses", "gateway"))
-    method = cfg.get("method") or methods[0]
-    _choice(method, field + ".method", methods)
-    out = {"method": method, "addresses": [], "gateway": None}
-    if method != "static":
-        if cfg.get("addresses") or cfg.get("gateway"):
-            raise ConfigError("%s: addresses and gateway need method: static, method is %s" % (field, method))
-        return out
-    addresses = cfg.get("addresses")
-    if not isinstance(addresses, list) or not addresses:
-        raise ConfigError("%s.addresses: method static needs a non-empty list of %s addresses with prefix length" % (field, _ip_family(version)))
-    interfaces = []
-    for i, addr in enumerate(addresses):
-        sub = "%s.addresses[%d]" % (field, i)
-        iface = check_interface(addr, sub, version)
-        if any(iface.ip == other.ip for other in interfaces):
-            raise ConfigError("%s: %s is listed twice" % (sub, iface.ip))
-        interfaces.append(iface)
-        out["addresses"].append(str(iface))
-    gateway = cfg.get("gateway")
-    if gateway not in (None, ""):
-        out["gateway"] = str(_gateway(gateway, field + ".gateway", version, interfaces))
-    return out
-
-
-def check_dns(value, field):
-    """Return canonical DNS server addresses: unicast, no scope (so no IPv6 link-local), no duplicates."""
-    if value in (None, ""):
-        return []
-    if not isinstance(value, list):
-        raise ConfigError("%s: expected a list of IP addresses, got %r" % (field, value))
-    out = []
-    for i, server in enumerate(value):
-        sub = "%s[%d]" % (field, i)
-        ip = check_ip(server, sub, None, "DNS server")
-        if ip.version == 6 and ip.is_link_local:
-            raise ConfigError("%s: %r is an IPv6 link-local address, which needs a scope suffix to be reached; "
-                              "use a global or unique-local address" % (sub, server))
-        if str(ip) in out:
-            raise ConfigError("%s: %s is listed twice" % (sub, ip))
-        out.append(str(ip))
-    return out
-
-
 def normalize_bond(value, field, vf_mac_settable):
     """Validate bond options the way linux-system-roles/network does and apply failover defaults."""
-    cfg = dict(_dict(value, field, BOND_KEYS + ("primary",)))
+    cfg = dict(check_mapping(value, field, BOND_KEYS + ("primary",)))
     if "primary" in cfg:
         raise ConfigError("%s.primary: the primary port is always the VF (matched by driver and MAC); do not set it" % field)
-    mode = _choice(cfg.get("mode", "active-backup"), field + ".mode",
-                   ("active-backup", "balance-rr", "balance-xor", "broadcast", "802.3ad", "balance-tlb", "balance-alb"))
+    mode = check_choice(cfg.get("mode", "active-backup"), field + ".mode",
+                        ("active-backup", "balance-rr", "balance-xor", "broadcast", "802.3ad", "balance-tlb", "balance-alb"))
     if mode != "active-backup":
         raise ConfigError("%s.mode: %s does not give PV/VF failover, only active-backup does" % (field, mode))
     out = {"mode": mode}
@@ -346,7 +73,7 @@ def normalize_bond(value, field, vf_mac_settable):
             out[key] = check_int(cfg[key], "%s.%s" % (field, key), 1, 255)
     for key, choices in BOND_CHOICES.items():
         if cfg.get(key) is not None:
-            out[key] = _choice(cfg[key], "%s.%s" % (field, key), choices)
+            out[key] = check_choice(cfg[key], "%s.%s" % (field, key), choices)
     targets = cfg.get("arp_ip_target")
     if targets not in (None, "", []):
         if isinstance(targets, str):
@@ -402,13 +129,13 @@ def normalize_bond(value, field, vf_mac_settable):
 
 def normalize_team(value, field, vf_mac_settable):
     """Validate teamd activebackup options and apply failover defaults."""
-    cfg = _dict(value, field, TEAM_KEYS)
+    cfg = check_mapping(value, field, TEAM_KEYS)
     out = {}
     policy = cfg.get("hwaddr_policy", "same_all" if vf_mac_settable else "by_active")
-    out["hwaddr_policy"] = _choice(policy, field + ".hwaddr_policy", TEAM_HWADDR)
+    out["hwaddr_policy"] = check_choice(policy, field + ".hwaddr_policy", TEAM_HWADDR)
     if out["hwaddr_policy"] == "same_all" and not vf_mac_settable:
         raise ConfigError("%s.hwaddr_policy: same_all needs a VF that can take the PV's MAC, but vf_mac_settable is false; use by_active" % field)
-    out["link_watch"] = _choice(cfg.get("link_watch", "ethtool"), field + ".link_watch", ("ethtool",))
+    out["link_watch"] = check_choice(cfg.get("link_watch", "ethtool"), field + ".link_watch", ("ethtool",))
     out["delay_up"] = check_int(cfg.get("delay_up", 0), field + ".delay_up", 0, 600000)
     out["delay_down"] = check_int(cfg.get("delay_down", 0), field + ".delay_down", 0, 600000)
     out["notify_peers"] = check_int(cfg.get("notify_peers", 3), field + ".notify_peers", 0, 255)
@@ -419,7 +146,7 @@ def normalize_team(value, field, vf_mac_settable):
 def _normalize_group(index, group):
     if not isinstance(group, dict):
         raise ConfigError("groups[%d]: expected a mapping, got %r" % (index, group))
-    unknown = sorted(_key(k) for k in group if k not in GROUP_KEYS)
+    unknown = sorted(key_text(k) for k in group if k not in GROUP_KEYS)
     if unknown:
         raise ConfigError("%s: unknown key(s) %s" % (_field(index, None, group), ", ".join(unknown)))
     model = group.get("model")
@@ -462,8 +189,8 @@ def _normalize_group(index, group):
     if not isinstance(settable, bool):
         raise ConfigError("%s: expected true or false, got %r" % (_field(index, "vf_mac_settable", group), settable))
     out["vf_mac_settable"] = settable
-    out["ipv4"] = _addressing(group.get("ipv4"), _field(index, "ipv4", group), 4)
-    out["ipv6"] = _addressing(group.get("ipv6"), _field(index, "ipv6", group), 6)
+    out["ipv4"] = check_addressing(group.get("ipv4"), _field(index, "ipv4", group), 4)
+    out["ipv6"] = check_addressing(group.get("ipv6"), _field(index, "ipv6", group), 6)
     out["dns"] = check_dns(group.get("dns"), _field(index, "dns", group))
     for key in ("bond", "team"):
         if group.get(key) and model != key:
@@ -572,7 +299,7 @@ PROBE_METHODS = ("arp", "icmp")
 
 def check_link_options(probe=None, probe_method="arp", probe_device=None, rollback_timeout=30, carrier_timeout=10):
     """Validate failover_link's runtime options; return them canonical (probe as text or None)."""
-    out = {"probe_method": _choice(probe_method, "probe_method", PROBE_METHODS)}
+    out = {"probe_method": check_choice(probe_method, "probe_method", PROBE_METHODS)}
     out["probe"] = None if probe in (None, "") else str(check_ip(probe, "probe", 4, "probe target"))
     out["probe_device"] = None if probe_device in (None, "") else check_ifname(probe_device, "probe_device", kernel=True)
     out["rollback_timeout"] = check_seconds(rollback_timeout, "rollback_timeout", 1, 3600)
@@ -596,9 +323,9 @@ def check_runtime_group(index, group):
 def check_desired_options(ipv4=None, ipv6=None, dns=None, names=None, no_address_macs=None):
     """Validate the desired_groups filter's options before any group is built (fields named as the options)."""
     if ipv4 is not None:
-        _addressing(ipv4, "ipv4", 4)
+        check_addressing(ipv4, "ipv4", 4)
     if ipv6 is not None:
-        _addressing(ipv6, "ipv6", 6)
+        check_addressing(ipv6, "ipv6", 6)
     check_dns(dns, "dns")
     if names is not None:
         if not isinstance(names, dict):

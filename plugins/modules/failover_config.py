@@ -288,7 +288,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.guestnet.failover.plugins.module_utils import files as filesmod
+from ansible_collections.guestnet.failover.plugins.module_utils import files as filesmod, files_root
 from ansible_collections.guestnet.failover.plugins.module_utils import initramfs as initramfsmod
 from ansible_collections.guestnet.failover.plugins.module_utils import initrds
 from ansible_collections.guestnet.failover.plugins.module_utils import plan, render_extras, render_ifupdown, runlock, validate
@@ -331,8 +331,8 @@ def _announcer_files(groups, backend):
 
 
 def is_image_root(root):
-    """True when ``root`` (resolved by files.resolve_root) is not the running system's root."""
-    return filesmod.resolve_root(root) != "/"
+    """True when ``root`` (resolved by files_root.resolve_root) is not the running system's root."""
+    return files_root.resolve_root(root) != "/"
 
 
 def configure(params, check_mode=False, run_command=None, backup=None):
@@ -344,7 +344,7 @@ def configure(params, check_mode=False, run_command=None, backup=None):
     RuntimeError when a command fails after the files were written.
     """
     root_param = params.get("root")
-    root = filesmod.Root("/" if root_param is None else root_param)
+    root = files_root.Root("/" if root_param is None else root_param)
     try:
         with runlock.held(root, params.get("lock_timeout", LOCK_TIMEOUT)):
             return _configure(root, params, check_mode, run_command, backup)

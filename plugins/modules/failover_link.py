@@ -227,7 +227,7 @@ import signal
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.guestnet.failover.plugins.module_utils import announce, announce_watch, link_apply, runlock
-from ansible_collections.guestnet.failover.plugins.module_utils.files import FileError, Root
+from ansible_collections.guestnet.failover.plugins.module_utils.files_root import FileError, Root
 from ansible_collections.guestnet.failover.plugins.module_utils.netdev_read import IPRoute
 from ansible_collections.guestnet.failover.plugins.module_utils.pyroute2_support import require_pyroute2
 from ansible_collections.guestnet.failover.plugins.module_utils.validate import ConfigError, check_link_options, normalize

@@ -192,7 +192,7 @@ from ansible_collections.guestnet.failover.plugins.module_utils import netdev_re
 from ansible_collections.guestnet.failover.plugins.module_utils.classify import groups as classify_groups
 from ansible_collections.guestnet.failover.plugins.module_utils.findings import evaluate, summary
 from ansible_collections.guestnet.failover.plugins.module_utils.pyroute2_support import require_pyroute2
-from ansible_collections.guestnet.failover.plugins.module_utils.validate import ConfigError, check_abspath, check_netns
+from ansible_collections.guestnet.failover.plugins.module_utils.validate_values import ConfigError, check_abspath, check_netns
 
 
 def discover(module):

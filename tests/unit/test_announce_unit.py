@@ -89,6 +89,7 @@ def test_install_replaces_a_symlinked_target_without_touching_its_target(tmp_pat
 
 def test_owned_paths_are_the_announcer_paths():
     paths = announce.installed_paths() + [announce.UNIT_PATH, announce.RULES_PATH, announce.CONFIG_PATH]
-    legacy = ["usr/local/libexec/guestnet-announce", "etc/systemd/system/guestnet-announce@.service"]
+    legacy = ["usr/local/libexec/guestnet-announce", "etc/systemd/system/guestnet-announce@.service",
+              announce.MODULE_DIR.lstrip("/") + "/link_apply.py"]  # installed before the runtime path was split
     assert sorted(files.OWNED_PATHS) == sorted([p.lstrip("/") for p in paths] + legacy)
     assert 'CONFIG = "%s"' % announce.CONFIG_PATH in announce.module_source("announce_watch")

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from ansible_collections.guestnet.failover.plugins.module_utils import files, plan
+from ansible_collections.guestnet.failover.plugins.module_utils import files, files_root, plan
 from ansible_collections.guestnet.failover.plugins.modules import failover_config as fc
 
 from ansible_collections.guestnet.failover.tests.unit.plugins.module_utils.failover_cases import NET_FAILOVER
@@ -147,10 +147,10 @@ def test_detection_does_not_look_outside(bait):
     os.symlink(str(host / "usr/sbin"), str(root / "usr/sbin"))
     assert plan.detect_initramfs(str(root)) == "none"  # the host's update-initramfs is not the image's
     os.symlink("../..", str(root / "usr/up"))
-    assert files.Root(str(root)).resolve("usr/up/usr/up/etc") is None
+    assert files_root.Root(str(root)).resolve("usr/up/usr/up/etc") is None
     (root / "etc").mkdir()
     os.symlink("../../../../etc", str(root / "usr/deep"))
-    assert files.Root(str(root)).resolve("usr/deep") == ["etc"]
+    assert files_root.Root(str(root)).resolve("usr/deep") == ["etc"]
     _unchanged(host, before)
 
 
@@ -169,7 +169,7 @@ def test_device_node_at_a_target_is_never_opened(tmp_path):
     root = tmp_path / "root"
     (root / "etc/udev/rules.d").mkdir(parents=True)
     os.mknod(str(root / RULES), 0o600 | __import__("stat").S_IFCHR, os.makedev(1, 3))  # /dev/null's numbers
-    info = files.Root(str(root)).state(RULES)
+    info = files_root.Root(str(root)).state(RULES)
     assert info["kind"] == "other" and info["content"] is None
     with pytest.raises(files.FileError) as err:
         fc.configure(_params(root))

@@ -177,6 +177,16 @@ def test_announcer_files_of_an_older_release_are_pruned(tmp_path):
     assert foreign.exists()
 
 
+def test_announcer_module_of_an_older_install_is_pruned(tmp_path):
+    """link_apply.py was installed before the runtime path was split into link_state/link_plan/link_execute."""
+    fc.configure(_params(tmp_path, announcer=True))
+    old = tmp_path / announce.MODULE_DIR.lstrip("/") / "link_apply.py"
+    old.write_text("# Managed by guestnet.failover: do not edit, the next run overwrites it.\n")
+    result = fc.configure(_params(tmp_path, announcer=True))
+    assert result["removed"] == [str(old)] and not old.exists()
+    assert (tmp_path / announce.MODULE_DIR.lstrip("/") / "link_plan.py").exists()
+
+
 def test_unmarked_file_at_an_announcer_path_is_left_alone(tmp_path):
     unit = tmp_path / announce.UNIT_PATH.lstrip("/")
     unit.parent.mkdir(parents=True)

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from ansible_collections.guestnet.failover.plugins.module_utils import files
+from ansible_collections.guestnet.failover.plugins.module_utils import files_root
 from ansible_collections.guestnet.failover.plugins.modules import failover_config as fc
 
 from ansible_collections.guestnet.failover.tests.unit.plugins.module_utils.failover_cases import NET_FAILOVER, patch_module_args
@@ -16,7 +16,7 @@ LIVE_CHECK = {"groups": [NET_FAILOVER], "backend": "networkd", "initramfs": "non
 
 @pytest.mark.parametrize("root", ["//", "/./", "/etc/..", "/"])
 def test_spellings_of_slash_are_the_live_root(root):
-    assert files.resolve_root(root) == "/"
+    assert files_root.resolve_root(root) == "/"
     # check mode only: nothing on this host is touched
     result = fc.configure(dict(LIVE_CHECK, root=root), check_mode=True)
     assert result["image_mode"] is False and result["root"] == "/"
@@ -26,15 +26,15 @@ def test_spellings_of_slash_are_the_live_root(root):
 def test_symlink_to_slash_is_the_live_root(tmp_path):
     link = tmp_path / "image"
     os.symlink("/", str(link))
-    assert files.resolve_root(str(link)) == "/"
+    assert files_root.resolve_root(str(link)) == "/"
     assert fc.is_image_root(str(link)) is False
     result = fc.configure(dict(LIVE_CHECK, root=str(link)), check_mode=True)
     assert result["image_mode"] is False and result["planned"][0].startswith("/etc/")
 
 
 def test_none_means_slash_but_empty_is_an_error(tmp_path):
-    assert files.resolve_root(None) == "/"
-    with pytest.raises(files.RootError) as err:
+    assert files_root.resolve_root(None) == "/"
+    with pytest.raises(files_root.RootError) as err:
         fc.configure(dict(LIVE_CHECK, root=""), check_mode=False)
     assert "empty root" in str(err.value) and not err.value.changed
 
@@ -51,7 +51,7 @@ def test_unusable_roots_fail_clearly_and_create_nothing(tmp_path, monkeypatch, c
         (tmp_path / "afile").write_text("x")
         root, message = str(tmp_path / "afile"), "not a directory"
     before = sorted(os.listdir(str(tmp_path)))
-    with pytest.raises(files.RootError) as err:
+    with pytest.raises(files_root.RootError) as err:
         fc.configure(dict(LIVE_CHECK, root=root))
     assert message in str(err.value) and root in str(err.value)
     assert not err.value.changed

@@ -18,12 +18,12 @@ import yaml
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import assume, given, strategies as st  # noqa: E402  pylint: disable=wrong-import-position
 
-from ansible_collections.guestnet.failover.plugins.module_utils import plan, validate  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.guestnet.failover.plugins.module_utils import plan, validate, validate_values  # noqa: E402  pylint: disable=wrong-import-position
 
 BACKENDS = ("networkd", "NetworkManager", "netplan", "ifupdown")
 VF_DRIVERS = ("mlx5_core", "mlx4_core", "ixgbevf", "iavf", "e1000e", "mana", "bnxt_en")
 PV_DRIVERS = ("virtio_net", "vmxnet3", "vif")
-NAME = st.from_regex(r"[a-z][a-z0-9_]{0,6}", fullmatch=True).filter(lambda n: n not in validate.RESERVED_NAMES)
+NAME = st.from_regex(r"[a-z][a-z0-9_]{0,6}", fullmatch=True).filter(lambda n: n not in validate_values.RESERVED_NAMES)
 
 # the upper device's driver per kernel-paired model (the oracle here, independent of render_udev)
 UPPER = {"net_failover": "net_failover", "netvsc": "hv_netvsc"}

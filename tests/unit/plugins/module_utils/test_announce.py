@@ -74,10 +74,12 @@ def test_installed_copy_runs_on_the_standard_library_alone(tmp_path):
     """The watcher imports from its installed copy, without the collection or site-packages (python3 -S)."""
     announce.install(announce.render_files([GROUP], root=str(tmp_path)))
     lib = str(tmp_path / announce.LIB_DIR.lstrip("/"))
-    code = "import sys; sys.path.insert(0, %r); import %sannounce_watch as w; print(w.__file__)" % (lib, PREFIX)
+    # the watcher, and what its port-join child imports lazily (announce_watch.join)
+    code = ("import sys; sys.path.insert(0, %r); import %sannounce_watch as w, %slink_plan, %slink_execute as e; "
+            "print(w.__file__); print(e.__file__)" % (lib, PREFIX, PREFIX, PREFIX))
     proc = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=False, cwd=str(tmp_path))
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip().startswith(lib)
+    assert all(line.startswith(lib) for line in proc.stdout.split()) and len(proc.stdout.split()) == 2
     usage = subprocess.run([sys.executable, "-S", "-m", PREFIX + "announce_watch", "x"], capture_output=True, text=True,
                            check=False, cwd=str(tmp_path), env=dict(os.environ, PYTHONPATH=lib))
     assert usage.returncode == 2 and "usage:" in usage.stderr

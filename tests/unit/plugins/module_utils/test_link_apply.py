@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from ansible_collections.guestnet.failover.plugins.module_utils import link_apply as la
+from ansible_collections.guestnet.failover.plugins.module_utils import link_apply as la, link_execute, link_plan, link_state
 from ansible_collections.guestnet.failover.plugins.module_utils.upper_config import teamd_runtime_json
 from ansible_collections.guestnet.failover.plugins.module_utils.validate import normalize
 
@@ -71,39 +71,39 @@ def ops(steps):
 
 
 def test_netlink_numbers_follow_the_read_adapter_tables():
-    assert la.BOND_MODES["active-backup"] == 1 and la.BOND_MODES["802.3ad"] == 4
-    assert la.FAIL_OVER_MAC == {"none": 0, "active": 1, "follow": 2}
-    assert la.PRIMARY_RESELECT == {"always": 0, "better": 1, "failure": 2}
+    assert link_execute.BOND_MODES["active-backup"] == 1 and link_execute.BOND_MODES["802.3ad"] == 4
+    assert link_execute.FAIL_OVER_MAC == {"none": 0, "active": 1, "follow": 2}
+    assert link_execute.PRIMARY_RESELECT == {"always": 0, "better": 1, "failure": 2}
 
 
 def test_resolve_by_mac_and_driver_not_name():
-    res = la.resolve(pair_state(), group())
+    res = link_plan.resolve(pair_state(), group())
     assert res == {"upper": "bond0", "pv": "enp1s0", "vf": "enp2s0", "upper_exists": False, "model": "bond"}
 
 
 def test_resolve_vf_absent_is_fine_pv_absent_is_not():
     state = pair_state()
     del state["links"]["enp2s0"]
-    assert la.resolve(state, group())["vf"] is None
+    assert link_plan.resolve(state, group())["vf"] is None
     del state["links"]["enp1s0"]
-    with pytest.raises(la.LinkApplyError, match="PV must be present"):
-        la.resolve(state, group())
+    with pytest.raises(link_state.LinkApplyError, match="PV must be present"):
+        link_plan.resolve(state, group())
 
 
 def test_resolve_refuses_ambiguity_and_wrong_kind():
     state = pair_state()
     state["links"]["enp3s0"] = link("enp3s0", 9, driver="e1000e")
-    with pytest.raises(la.LinkApplyError, match="refusing to guess"):
-        la.resolve(state, group())
+    with pytest.raises(link_state.LinkApplyError, match="refusing to guess"):
+        link_plan.resolve(state, group())
     state = pair_state()
     state["links"]["bond0"] = link("bond0", 9, kind="bridge", perm=None)
-    with pytest.raises(la.LinkApplyError, match="not a bond"):
-        la.resolve(state, group())
+    with pytest.raises(link_state.LinkApplyError, match="not a bond"):
+        link_plan.resolve(state, group())
 
 
 def test_bond_plan_ordering():
     state = pair_state()
-    plan = la.plan_group(state, group())
+    plan = link_plan.plan_group(state, group())
     steps = plan["steps"]
     names = ops(steps)
     assert names[0] == ("bond_add", "bond0", None)
@@ -131,12 +131,12 @@ def test_bond_plan_ordering():
                        "priority": 100, "proto": 16, "scope": 0}]
     # no step ever adds an address to a lower
     assert all(s["dev"] == "bond0" for s in steps if s["op"] == "addr_add")
-    assert "mgmt0" not in la.touched(steps)
+    assert "mgmt0" not in link_plan.touched(steps)
 
 
 def test_bond_converged_is_idempotent():
     state = converged_bond(pair_state())
-    plan = la.plan_group(state, group())
+    plan = link_plan.plan_group(state, group())
     assert plan["steps"] == []
     assert plan["before"] == plan["after"]
     assert "option primary=enp2s0" in plan["before"]
@@ -147,7 +147,7 @@ def test_bond_option_drift_is_set_in_place():
     state = converged_bond(pair_state())
     state["links"]["bond0"]["bond"]["miimon"] = 200
     state["links"]["bond0"]["bond"]["primary"] = None
-    steps = la.plan_group(state, group())["steps"]
+    steps = link_plan.plan_group(state, group())["steps"]
     assert {"op": "bond_set", "dev": "bond0", "options": {"miimon": 100}} in steps
     assert {"op": "bond_set", "dev": "bond0", "options": {"primary": "enp2s0"}} in steps
     assert not any(s["op"] in ("bond_add", "link_del") for s in steps)
@@ -155,7 +155,7 @@ def test_bond_option_drift_is_set_in_place():
 
 def test_bond_fail_over_mac_change_rebuilds():
     state = converged_bond(pair_state())
-    plan = la.plan_group(state, group(), mac_refused=True)
+    plan = link_plan.plan_group(state, group(), mac_refused=True)
     kinds = [s["op"] for s in plan["steps"]]
     assert kinds[:2] == ["link_del", "bond_add"]
     assert plan["steps"][1]["options"]["fail_over_mac"] == "active" and plan["steps"][1]["mac"] is None
@@ -167,18 +167,18 @@ def test_bond_fail_over_mac_change_rebuilds():
 def test_bond_static_addressing():
     g = group(ipv4={"method": "static", "addresses": ["198.51.100.7/24"], "gateway": "198.51.100.1"},
               ipv6={"method": "disabled"})
-    steps = la.plan_group(pair_state(), g)["steps"]
+    steps = link_plan.plan_group(pair_state(), g)["steps"]
     assert [s["addr"]["address"] for s in steps if s["op"] == "addr_add"] == ["198.51.100.7"]
     assert [s["route"]["gateway"] for s in steps if s["op"] == "route_add"] == ["198.51.100.1"]
 
 
 def test_bond_arp_monitoring_refused():
-    with pytest.raises(la.LinkApplyError, match="arp_interval"):
-        la.plan_group(pair_state(), group(bond={"arp_interval": 100, "miimon": 0, "arp_ip_target": ["192.0.2.1"]}))
+    with pytest.raises(link_state.LinkApplyError, match="arp_interval"):
+        link_plan.plan_group(pair_state(), group(bond={"arp_interval": 100, "miimon": 0, "arp_ip_target": ["192.0.2.1"]}))
 
 
 def test_team_plan_and_config():
-    plan = la.plan_group(pair_state(), group("team"))
+    plan = link_plan.plan_group(pair_state(), group("team"))
     steps = plan["steps"]
     start = next(s for s in steps if s["op"] == "teamd_start")
     assert '"name": "activebackup"' in start["config"] and '"hwaddr": "%s"' % MAC in start["config"]
@@ -203,14 +203,14 @@ def test_team_converged_and_config_drift():
     for name in ("enp1s0", "enp2s0"):
         state["links"][name]["master"] = "team0"
     state["routes"] = [dict(r, dev="team0") if r["dev"] == "bond0" else r for r in state["routes"]]
-    assert la.plan_group(state, g)["steps"] == []
+    assert link_plan.plan_group(state, g)["steps"] == []
     state["links"]["team0"]["teamd_running"] = False
-    steps = la.plan_group(state, g)["steps"]
+    steps = link_plan.plan_group(state, g)["steps"]
     assert [s["op"] for s in steps][:1] == ["teamd_stop"] and any(s["op"] == "teamd_start" for s in steps)
 
 
 def test_team_by_active_when_mac_refused():
-    plan = la.plan_group(pair_state(), group("team"), mac_refused=True)
+    plan = link_plan.plan_group(pair_state(), group("team"), mac_refused=True)
     assert '"hwaddr_policy": "by_active"' in plan["target"]["teamd_config"]
 
 
@@ -229,7 +229,7 @@ def failover_state():
 def test_net_failover_moves_addresses_and_silences_lowers():
     state = failover_state()
     g = group("net_failover", name=None)
-    plan = la.plan_group(state, g)
+    plan = link_plan.plan_group(state, g)
     steps = plan["steps"]
     assert plan["resolved"]["upper"] == "eth0"
     assert ("addr_flush", "enp1s0", None) in ops(steps) and ("addr_flush", "enp2s0", None) in ops(steps)
@@ -247,7 +247,7 @@ def test_net_failover_converged():
         links[name].update(addresses=[], ipv6_disabled=True, mtu=1500)
     links["eth0"]["addresses"].append(addr("192.0.2.10/24"))
     state["routes"] = [dict(r, dev="eth0") if r["dev"] == "enp1s0" else r for r in state["routes"]]
-    assert la.plan_group(state, group("net_failover", name=None))["steps"] == []
+    assert link_plan.plan_group(state, group("net_failover", name=None))["steps"] == []
 
 
 def test_dadfailed_master_reruns_dad_once_lowers_are_silent():
@@ -258,22 +258,22 @@ def test_dadfailed_master_reruns_dad_once_lowers_are_silent():
         links[name].update(addresses=[], ipv6_disabled=True, mtu=1500)
     links["eth0"]["addresses"] = [addr("192.0.2.10/24"), dict(addr("fe80::5054:ff:fe12:3456/64", "inet6", "link"), dadfailed=True)]
     state["routes"] = [dict(r, dev="eth0") if r["dev"] == "enp1s0" else r for r in state["routes"]]
-    plan = la.plan_group(state, group("net_failover", name=None))
+    plan = link_plan.plan_group(state, group("net_failover", name=None))
     assert "dadfailed fe80::5054:ff:fe12:3456/64" in plan["before"] and "dadfailed" not in plan["after"]
     assert [s for s in plan["steps"] if s["op"] == "sysctl_ipv6"] == [
         {"op": "sysctl_ipv6", "dev": "eth0", "disable": True}, {"op": "sysctl_ipv6", "dev": "eth0", "disable": False}]
     # with IPv6 disabled by choice the address is left alone
-    assert la.plan_group(state, group("net_failover", name=None, ipv6={"method": "disabled"}))["steps"] == []
+    assert link_plan.plan_group(state, group("net_failover", name=None, ipv6={"method": "disabled"}))["steps"] == []
 
 
 def test_net_failover_without_pairing_is_refused():
-    with pytest.raises(la.LinkApplyError, match="VIRTIO_NET_F_STANDBY"):
-        la.resolve(pair_state(), group("net_failover", name=None))
+    with pytest.raises(link_state.LinkApplyError, match="VIRTIO_NET_F_STANDBY"):
+        link_plan.resolve(pair_state(), group("net_failover", name=None))
 
 
 def test_summary_absent_and_teamd():
-    res = la.resolve(pair_state(), group())
-    text = la.summary(la.current_view(pair_state(), res))
+    res = link_plan.resolve(pair_state(), group())
+    text = link_plan.summary(link_plan.current_view(pair_state(), res))
     assert text.startswith("bond0: absent\n")
     assert "addresses [192.0.2.10/24, fe80::5054:ff:fe12:3456/64]" in text
 
@@ -307,7 +307,7 @@ def test_run_check_mode_and_rollback(monkeypatch):
     assert "bond0: active-backup" not in result["before"]
 
     applied, restored = [], []
-    monkeypatch.setattr(la.Applier, "run", lambda self, steps: applied.extend(steps))
+    monkeypatch.setattr(link_execute.Applier, "run", lambda self, steps: applied.extend(steps))
     monkeypatch.setattr(la, "rollback", lambda ipr, before, after, created, **kw: restored.append((before, created)) or [])
     with pytest.raises(la.RolledBack, match="did not answer"):
         la.run(FakeIPR(), [group()], probe_target="192.0.2.1", rollback_timeout=1, reader=reader,
@@ -336,7 +336,7 @@ def test_run_rolls_back_to_the_state_before_the_vf_mac_test(monkeypatch):
             if step["op"] == "mac_test":
                 step.update(refused=False, changed=True)
             self.log.append(step)
-    monkeypatch.setattr(la.Applier, "run", run)
+    monkeypatch.setattr(link_execute.Applier, "run", run)
     restored = []
     monkeypatch.setattr(la, "rollback", lambda ipr, before, after, created, **kw: restored.append(before) or [])
     with pytest.raises(la.RolledBack, match="did not answer"):
@@ -349,16 +349,16 @@ def test_run_rolls_back_to_the_state_before_the_vf_mac_test(monkeypatch):
     reads[:] = []
 
     def no_plan(*args):
-        raise la.LinkApplyError("no plan")
+        raise link_state.LinkApplyError("no plan")
     monkeypatch.setattr(la, "plan_group", no_plan)
-    with pytest.raises(la.LinkApplyError, match="no plan"):
+    with pytest.raises(link_state.LinkApplyError, match="no plan"):
         la.run(FakeIPR(), [group()], reader=reader)
     assert set(restored[0]["links"]) == {"enp2s0"} and restored[0]["links"]["enp2s0"]["mac"] == VF_MAC
 
 
 def test_run_unchanged_does_nothing(monkeypatch):
     state = converged_bond(pair_state())
-    monkeypatch.setattr(la.Applier, "run", lambda self, steps: pytest.fail("applied"))
+    monkeypatch.setattr(link_execute.Applier, "run", lambda self, steps: pytest.fail("applied"))
     result = la.run(FakeIPR(), [group()], reader=lambda _i: copy.deepcopy(state), probe_target="192.0.2.1",
                     prober=lambda *a: pytest.fail("probed"))
     assert not result["changed"] and result["before"] == result["after"]
@@ -390,9 +390,9 @@ def netns():
 def test_applier_moves_addresses_and_rollback_restores(netns):
     from pyroute2 import IPRoute
     with IPRoute(netns=netns) as ipr:
-        before = la.read_state(ipr, proc="/nonexistent", sys_net="/nonexistent")
+        before = link_state.read_state(ipr, proc="/nonexistent", sys_net="/nonexistent")
         low = before["links"]["lowA"]
-        assert [a["address"] for a in la._global(low["addresses"])] == ["192.0.2.10"]
+        assert [a["address"] for a in link_state.global_addrs(low["addresses"])] == ["192.0.2.10"]
         moved = [r for r in before["routes"] if r["proto"] == 4]
         assert moved and moved[0]["dst"] == "198.51.100.0/24"
         steps = [
@@ -405,18 +405,18 @@ def test_applier_moves_addresses_and_rollback_restores(netns):
             {"op": "addr_add", "dev": "br0", "addr": low["addresses"][0]},
             {"op": "route_add", "route": dict(moved[0], dev="br0")},
         ]
-        la.Applier(ipr, carrier_timeout=5, proc="/nonexistent").run(steps)
-        after = la.read_state(ipr, proc="/nonexistent", sys_net="/nonexistent")
+        link_execute.Applier(ipr, carrier_timeout=5, proc="/nonexistent").run(steps)
+        after = link_state.read_state(ipr, proc="/nonexistent", sys_net="/nonexistent")
         assert after["links"]["lowA"]["master"] == "br0"
-        assert la._global(after["links"]["lowA"]["addresses"]) == []
-        assert [a["address"] for a in la._global(after["links"]["br0"]["addresses"])] == ["192.0.2.10"]
+        assert link_state.global_addrs(after["links"]["lowA"]["addresses"]) == []
+        assert [a["address"] for a in link_state.global_addrs(after["links"]["br0"]["addresses"])] == ["192.0.2.10"]
         assert any(r["dev"] == "br0" and r["dst"] == "198.51.100.0/24" for r in after["routes"])
-        errors = la.rollback(ipr, la.restrict(before, {"lowA", "br0"}), after, [], proc="/nonexistent")
+        errors = link_execute.rollback(ipr, link_state.restrict(before, {"lowA", "br0"}), after, [], proc="/nonexistent")
         assert errors == []
-        again = la.read_state(ipr, proc="/nonexistent", sys_net="/nonexistent")
+        again = link_state.read_state(ipr, proc="/nonexistent", sys_net="/nonexistent")
         assert again["links"]["lowA"]["master"] is None
-        assert [a["address"] for a in la._global(again["links"]["lowA"]["addresses"])] == ["192.0.2.10"]
-        assert la._global(again["links"]["br0"]["addresses"]) == []
+        assert [a["address"] for a in link_state.global_addrs(again["links"]["lowA"]["addresses"])] == ["192.0.2.10"]
+        assert link_state.global_addrs(again["links"]["br0"]["addresses"]) == []
         assert any(r["dev"] == "lowA" and r["dst"] == "198.51.100.0/24" for r in again["routes"])
 
 
@@ -424,15 +424,15 @@ def test_applier_moves_addresses_and_rollback_restores(netns):
 def test_mac_test_is_logged_and_rollback_restores_the_mac(netns):
     from pyroute2 import IPRoute
     with IPRoute(netns=netns) as ipr:
-        before = la.read_state(ipr, proc="/nonexistent", sys_net="/nonexistent")
+        before = link_state.read_state(ipr, proc="/nonexistent", sys_net="/nonexistent")
         old_mac = before["links"]["lowA"]["mac"]
-        applier = la.Applier(ipr, carrier_timeout=1, proc="/nonexistent")
+        applier = link_execute.Applier(ipr, carrier_timeout=1, proc="/nonexistent")
         step = {"op": "mac_test", "dev": "lowA", "address": VF_MAC}
         applier.run([step])
         assert applier.log == [step] and step["changed"] and not step["refused"]
-        after = la.read_state(ipr, proc="/nonexistent", sys_net="/nonexistent")
+        after = link_state.read_state(ipr, proc="/nonexistent", sys_net="/nonexistent")
         assert after["links"]["lowA"]["mac"] == VF_MAC and after["links"]["lowA"]["up"]
-        assert la.touched(applier.log) == {"lowA"}
-        assert la.rollback(ipr, la.restrict(before, {"lowA"}), after, [], proc="/nonexistent") == []
-        again = la.read_state(ipr, proc="/nonexistent", sys_net="/nonexistent")
+        assert link_plan.touched(applier.log) == {"lowA"}
+        assert link_execute.rollback(ipr, link_state.restrict(before, {"lowA"}), after, [], proc="/nonexistent") == []
+        again = link_state.read_state(ipr, proc="/nonexistent", sys_net="/nonexistent")
         assert again["links"]["lowA"]["mac"] == old_mac and again["links"]["lowA"]["up"]

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from ansible_collections.guestnet.failover.plugins.module_utils import files as filesmod
+from ansible_collections.guestnet.failover.plugins.module_utils import files_root
 from ansible_collections.guestnet.failover.plugins.module_utils import runlock
 from ansible_collections.guestnet.failover.plugins.modules import failover_config as fc
 
@@ -37,7 +37,7 @@ def test_image_root_lock_waits_then_fails_naming_the_root(tmp_path):
     other = _hold_dir(tmp_path)  # another run holds the image root
     fake = FakeClock()
     try:
-        with filesmod.Root(str(tmp_path)) as root:
+        with files_root.Root(str(tmp_path)) as root:
             with pytest.raises(runlock.Busy) as err:
                 with runlock.held(root, 5, clock=fake.clock, pause=fake.pause):
                     pytest.fail("entered while another run held the lock")
@@ -45,7 +45,7 @@ def test_image_root_lock_waits_then_fails_naming_the_root(tmp_path):
         assert fake.pauses == int(5 / runlock.POLL_SECONDS)
     finally:
         os.close(other)
-    with filesmod.Root(str(tmp_path)) as root:
+    with files_root.Root(str(tmp_path)) as root:
         with runlock.held(root, 5, clock=fake.clock, pause=fake.pause):
             pass  # free again once the other run closed its descriptor
     assert os.listdir(str(tmp_path)) == []  # nothing written into the image for the lock
@@ -53,9 +53,9 @@ def test_image_root_lock_waits_then_fails_naming_the_root(tmp_path):
 
 def test_live_lock_file_names_the_holder(tmp_path, monkeypatch):
     lock = tmp_path / "guestnet-failover.lock"
-    monkeypatch.setattr(filesmod, "resolve_root", lambda path: "/")
+    monkeypatch.setattr(files_root, "resolve_root", lambda path: "/")
     fake = FakeClock()
-    with filesmod.Root("/") as root:
+    with files_root.Root("/") as root:
         with runlock.held(root, 1, live_lock=str(lock)):
             assert lock.read_text().strip() == str(os.getpid())
             with pytest.raises(runlock.Busy) as err:

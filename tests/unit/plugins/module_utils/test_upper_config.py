@@ -7,8 +7,7 @@ import re
 
 import pytest
 
-from ansible_collections.guestnet.failover.plugins.module_utils import link_apply as la
-from ansible_collections.guestnet.failover.plugins.module_utils import plan, upper_config
+from ansible_collections.guestnet.failover.plugins.module_utils import link_plan, plan, upper_config
 from ansible_collections.guestnet.failover.plugins.module_utils.validate import normalize
 
 from ansible_collections.guestnet.failover.tests.unit.plugins.module_utils.test_link_apply import MAC, pair_state
@@ -28,7 +27,7 @@ def _raw(model, options):
 
 def _runtime_steps(raw):
     group = normalize([raw], "NetworkManager")[0]
-    return la.plan_group(pair_state(), group)["steps"]
+    return link_plan.plan_group(pair_state(), group)["steps"]
 
 
 def _ms(text):

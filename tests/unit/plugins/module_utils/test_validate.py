@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from ansible_collections.guestnet.failover.plugins.module_utils import validate
+from ansible_collections.guestnet.failover.plugins.module_utils import validate, validate_values
 
 from ansible_collections.guestnet.failover.tests.unit.plugins.module_utils.failover_cases import (
     BOND, NET_FAILOVER, TEAM,
@@ -76,14 +76,14 @@ def test_addresses_are_canonical():
 
 @pytest.mark.parametrize("name", ["eth0", "lan_0", "a", "x" * 15, "bond-0", "0eth"])
 def test_good_names(name):
-    assert validate.check_ifname(name, "f") == name
+    assert validate_values.check_ifname(name, "f") == name
 
 
 @pytest.mark.parametrize("name", ["", ".", "..", "x" * 16, "a/b", "a b", "a\nb", 'a"b', "a'b", "a%b", "a*b", "a:b", "a.b",
                                   "a$b", "a;b", "a\\b", "-a", "default", "lo", None, 3])
 def test_bad_names(name):
-    with pytest.raises(validate.ConfigError) as err:
-        validate.check_ifname(name, "groups[0].name")
+    with pytest.raises(validate_values.ConfigError) as err:
+        validate_values.check_ifname(name, "groups[0].name")
     assert str(err.value).startswith("groups[0].name: ")
 
 

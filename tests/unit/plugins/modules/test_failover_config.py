@@ -9,7 +9,7 @@ import os
 import pytest
 
 
-from ansible_collections.guestnet.failover.plugins.module_utils import files as filesmod
+from ansible_collections.guestnet.failover.plugins.module_utils import files_root
 from ansible_collections.guestnet.failover.plugins.module_utils import initramfs, plan, validate
 from ansible_collections.guestnet.failover.plugins.module_utils import initrds as initrds_mod
 from ansible_collections.guestnet.failover.plugins.modules import failover_config as fc
@@ -447,7 +447,7 @@ def test_old_copy_hook_means_a_full_rebuild(tmp_path):
 
 def test_running_system_asks_lsinitramfs_before_the_first_swap(tmp_path):
     """On a running host a missing segment plus our files in the main archive (lsinitramfs) means update-initramfs."""
-    root = filesmod.Root(str(_image_with_kernel(tmp_path, MAIN_ARCHIVE)))
+    root = files_root.Root(str(_image_with_kernel(tmp_path, MAIN_ARCHIVE)))
     planned = fc.plan.plan_files([NET_FAILOVER], "networkd", {"initramfs": "initramfs-tools"})
     files = initramfs.segment_files(planned)
     updates = initrds_mod.segment_updates(root, files, lambda rel: True)
