@@ -49,11 +49,12 @@ def _mac_refused(applier, state, res, check_mode):
 
 
 def run(ipr, groups, check_mode=False, probe_target=None, probe_method="arp", probe_device=None,
-        rollback_timeout=30, carrier_timeout=10.0, reader=None, prober=None, announcer=None):
+        rollback_timeout=30, carrier_timeout=10.0, reader=None, prober=None, announcer=None, carry_l3=True):
     """Plan and (unless ``check_mode``) apply ``groups``; probe and roll back on failure.
 
     Returns ``{"changed", "groups", "before", "after"}``; raises ``RolledBack`` after a restore.
-    ``announcer(upper)`` is called for each changed upper once the probe (if any) succeeded.
+    ``announcer(upper)`` is called for each changed upper once the probe (if any) succeeded. ``carry_l3`` False:
+    the lowers' addresses and routes are dropped instead of carried to the upper (link_plan._wanted_addresses).
     """
     try:
         for index, group in enumerate(groups):
@@ -82,7 +83,7 @@ def run(ipr, groups, check_mode=False, probe_target=None, probe_method="arp", pr
             refused = _mac_refused(applier, state, res, check_mode)
             if applier.log:
                 state = snapshot()  # the MAC test toggled the VF (and may have left it the PV's MAC)
-            plan = plan_group(state, group, refused)
+            plan = plan_group(state, group, refused, carry_l3)
             plan["fail_over_mac"] = (plan["target"].get("options") or {}).get("fail_over_mac")
             plans.append(plan)
     except LinkApplyError:

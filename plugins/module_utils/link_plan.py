@@ -86,8 +86,12 @@ def bond_options(group, fail_over_mac=None):
     return bond_kernel_options(group["bond"], fail_over_mac)
 
 
-def _wanted_addresses(state, res, group):
-    """Global addresses the upper must carry: static ones, else those found on upper and lowers."""
+def _wanted_addresses(state, res, group, carry=True):
+    """Global addresses the upper must carry: static ones, else those found on upper and lowers.
+
+    ``carry`` False (a running stack's DHCP owns the upper's addressing): the upper's own addresses only; the
+    lowers' are dropped, not carried, or the upper would keep a lower's old lease beside the stack's new one.
+    """
     links = state["links"]
     want, seen = [], set()
     for family, key in (("inet", "ipv4"), ("inet6", "ipv6")):
@@ -100,7 +104,7 @@ def _wanted_addresses(state, res, group):
             continue
         if cfg.get("method") == "disabled":
             continue
-        for name in (res["upper"], res["pv"], res["vf"]):
+        for name in (res["upper"], res["pv"], res["vf"]) if carry else (res["upper"],):
             if not name or name not in links:
                 continue
             for addr in global_addrs(links[name]["addresses"]):
@@ -112,8 +116,10 @@ def _wanted_addresses(state, res, group):
     return want
 
 
-def _wanted_routes(state, res, group):
+def _wanted_routes(state, res, group, carry=True):
+    """Routes the upper must carry: the static gateway, else those found on upper and lowers (upper only: ``carry``)."""
     want = []
+    sources = (res["upper"], res["pv"], res["vf"]) if carry else (res["upper"],)
     for family, key in (("inet", "ipv4"), ("inet6", "ipv6")):
         cfg = group.get(key) or {}
         if cfg.get("method") == "static":
@@ -124,7 +130,7 @@ def _wanted_routes(state, res, group):
         if cfg.get("method") == "disabled":
             continue
         for route in state.get("routes", []):
-            if route["family"] == family and route["dev"] in (res["upper"], res["pv"], res["vf"]) \
+            if route["family"] == family and route["dev"] in sources \
                     and (route["proto"] in MOVABLE_PROTOS or (route["dev"] == res["upper"] and route["proto"] != 2)) \
                     and not route["dst"].startswith("fe80:"):
                 moved = dict(route)
@@ -164,16 +170,16 @@ def current_view(state, res):
     return view
 
 
-def target_view(state, res, group, mac_refused=False):
-    """Normalised runtime view of one group as it should be."""
+def target_view(state, res, group, mac_refused=False, carry=True):
+    """Normalised runtime view of one group as it should be (``carry``: _wanted_addresses)."""
     links = state["links"]
     pv_link = links[res["pv"]]
     mac = (pv_link.get("perm_mac") or pv_link.get("mac")).lower()
     upper = links.get(res["upper"]) or {}
     mtu = upper.get("mtu") or pv_link["mtu"]
     view = {"model": res["model"], "upper": res["upper"], "exists": True, "up": True, "mtu": mtu, "ports": {}, "dadfailed": [],
-            "addresses": sorted(addr_cidr(a) for a in _wanted_addresses(state, res, group)),
-            "routes": sorted(_route_text(r) for r in _wanted_routes(state, res, group))}
+            "addresses": sorted(addr_cidr(a) for a in _wanted_addresses(state, res, group, carry)),
+            "routes": sorted(_route_text(r) for r in _wanted_routes(state, res, group, carry))}
     notes = []
     if res["model"] == "bond":
         opts = bond_options(group, "active" if mac_refused else None)
@@ -260,7 +266,7 @@ def port_rejoin_steps(model, upper, port, role, driver):
     return steps
 
 
-def plan_steps(state, res, group, target):
+def plan_steps(state, res, group, target, carry=True):
     """Ordered steps taking the guest from ``state`` to ``target`` (empty when nothing differs).
 
     Ordering rules: the upper is created down; lowers lose their addresses, go down and are
@@ -276,8 +282,8 @@ def plan_steps(state, res, group, target):
     steps = []
     add = steps.append
     cur_addrs = set(before.get("addresses", []))
-    wanted = _wanted_addresses(state, res, group)
-    routes = _wanted_routes(state, res, group)
+    wanted = _wanted_addresses(state, res, group, carry)
+    routes = _wanted_routes(state, res, group, carry)
     recreate = False
 
     if model == "bond":
@@ -377,12 +383,13 @@ def plan_steps(state, res, group, target):
     return steps
 
 
-def plan_group(state, group, mac_refused=False):
-    """Everything the module needs for one group: resolution, before/after text, steps, notes."""
+def plan_group(state, group, mac_refused=False, carry=True):
+    """Everything the module needs for one group: resolution, before/after text, steps, notes (``carry``:
+    _wanted_addresses)."""
     res = resolve(state, group)
-    target, notes = target_view(state, res, group, mac_refused)
+    target, notes = target_view(state, res, group, mac_refused, carry)
     before = current_view(state, res)
-    steps = plan_steps(state, res, group, target)
+    steps = plan_steps(state, res, group, target, carry)
     return {"resolved": res, "before": summary(before), "after": summary(target) if steps else summary(before),
             "steps": steps, "notes": notes, "target": target}
 

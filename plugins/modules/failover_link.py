@@ -83,6 +83,15 @@ options:
       - After a change it also sends one burst from each changed upper.
     type: bool
     default: false
+  carry_l3:
+    description:
+      - For groups without static addressing, carry the addresses and routes found on the lowers to the upper, so the
+        upper keeps connectivity until a network stack configures it.
+      - Set to V(false) when a running stack already owns the upper's addressing (NetworkManager re-activates the
+        upper with its own DHCP lease); the upper then keeps only its own addresses and routes, and the lowers' are
+        dropped rather than carried beside the stack's.
+    type: bool
+    default: true
   lock_timeout:
     description:
       - Runs are serialised with the lock of M(guestnet.failover.failover_config) (C(/run/guestnet-failover.lock)).
@@ -262,7 +271,7 @@ def apply(module):
                 ipr, groups, check_mode=module.check_mode, probe_target=params["probe"],
                 probe_method=params["probe_method"], probe_device=params["probe_device"],
                 rollback_timeout=params["rollback_timeout"], carrier_timeout=params["carrier_timeout"],
-                announcer=announce_watch.send_burst if params["announcer"] else None)
+                announcer=announce_watch.send_burst if params["announcer"] else None, carry_l3=params["carry_l3"])
         except link_apply.RolledBack as exc:
             extra = getattr(exc, "result", {}) or {}
             module.fail_json(msg=str(exc), rolled_back=True, rollback_errors=exc.errors,
@@ -299,6 +308,7 @@ def main():
             carrier_timeout=dict(type="int", default=10),
             announcer=dict(type="bool", default=False),
             lock_timeout=dict(type="int", default=runlock.DEFAULT_TIMEOUT),
+            carry_l3=dict(type="bool", default=True),
         ),
         supports_check_mode=True,
     )

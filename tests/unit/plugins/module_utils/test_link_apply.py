@@ -240,6 +240,22 @@ def test_net_failover_moves_addresses_and_silences_lowers():
     assert [s["route"]["dev"] for s in steps if s["op"] == "route_add"] == ["eth0"]
 
 
+def test_net_failover_with_a_stack_owning_l3_drops_the_lowers_lease_instead_of_carrying_it():
+    """Debian 13 + NetworkManager (two-triplets): NM re-activated the master with its own lease (.11) while a lower
+    still had the old one (.10) and its default route; carried over they stayed beside NM's (or the route add
+    failed once NM had moved on). carry_l3=False: the master keeps its own address, the lowers are flushed."""
+    state = failover_state()
+    state["links"]["eth0"]["addresses"].append(addr("192.0.2.11/24", valid=3600))
+    g = group("net_failover", name=None)
+    steps = link_plan.plan_group(state, g, carry=False)["steps"]
+    assert ("addr_flush", "enp1s0", None) in ops(steps) and ("addr_flush", "enp2s0", None) in ops(steps)
+    assert [s for s in steps if s["op"] in ("addr_add", "addr_del", "route_add")] == []
+    # carried (the default), the lower's lease and route land on the master beside its own
+    carried = link_plan.plan_group(state, g)["steps"]
+    assert [s["addr"]["address"] for s in carried if s["op"] == "addr_add"] == ["192.0.2.10"]
+    assert [s["route"]["dev"] for s in carried if s["op"] == "route_add"] == ["eth0"]
+
+
 def test_net_failover_converged():
     state = failover_state()
     links = state["links"]
