@@ -38,7 +38,7 @@ SYS_NET = l2_frames.SYS_NET
 UDEV_DATA = "/run/udev/data"
 SCHEDULE = (0.0, 0.05, 0.2)
 MIN_INTERVAL = 0.1
-CARRIER_TIMEOUT = 10.0
+CARRIER_TIMEOUT = 30.0  # a new lower to announce once enslaved with carrier: NetworkManager may take long under load
 UDEV_TIMEOUT = 5.0
 # include/uapi/linux/netlink.h, rtnetlink.h, if_link.h, if_addr.h
 RTMGRP_LINK = 0x1
@@ -301,16 +301,20 @@ class Watcher(object):
             self.known.discard(index)
             self.pending.pop(index, None)
             return
-        if index not in self.known:
+        drv = driver(link["name"], self.sys_net)
+        # a new lower is judged once its driver can be read: udev may rename it (eth0 -> bond0vf) between the
+        # kernel's message and this lookup, and the next message, under the new name, tries again
+        if index not in self.known and drv is not None:
             self.known.add(index)
             if self._joinable(link):
                 self._new_lower(link, now)
+        if group["model"] == "bond" and not group["rejoin"] and link["master"] and drv in group["vf_drivers"]:
+            # NetworkManager enslaved the VF; the bond's primary names it as it was called when the profile came
+            # up (the kernel name until the first boot with the .link names): name the VF it has now (a no-op
+            # when it is already the primary)
+            self.set_primary(master(link["name"], self.sys_net), link["name"])
         if index in self.pending and link["master"] and link["flags"] & IFF_LOWER_UP:
             del self.pending[index]
-            if group["model"] == "bond" and not group["rejoin"] and driver(link["name"], self.sys_net) in group["vf_drivers"]:
-                # NetworkManager enslaved it; the bond's primary names the VF as it was called when the profile
-                # came up (the kernel name until the first boot with the .link names): name the VF it has now
-                self.set_primary(master(link["name"], self.sys_net), link["name"])
             self.schedule(upper_of(link["name"], self.sys_net), now)
 
     def run_due(self, now):

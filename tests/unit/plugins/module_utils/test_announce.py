@@ -261,6 +261,27 @@ def test_watcher_leaves_the_join_to_networkmanager_and_makes_the_replugged_vf_pr
     assert primaries == [("bond0", "bond0vf")]
 
 
+def test_watcher_judges_a_new_lower_once_udev_renamed_it(tmp_path):
+    """The kernel's message names the new VF eth0; udev renames it to bond0vf before the watcher reads its driver
+    (no /sys/class/net/eth0 any more): the lower is judged on the next message, under its new name (reliability
+    run 1: the re-plugged VF never became primary)."""
+    group = dict(GROUP, upper="bond0", model="bond", rejoin=False)
+    devices = {"bond0": {}, "enp1s0": {"driver": "virtio_net", "master": "bond0"}, "bond0vf": {"driver": "e1000e"}}
+    primaries = []
+    watcher, sent, spawned = _watcher(tmp_path, devices, [group])
+    watcher.set_primary = lambda bond, port: primaries.append((bond, port))
+    watcher.start([_link(2, "bond0"), _link(3, "enp1s0", master=2)], 100.0)
+    watcher.on_link(aw.RTM_NEWLINK, _link(8, "eth0"), 100.0)
+    assert 8 not in watcher.known and 8 not in watcher.pending
+    watcher.on_link(aw.RTM_NEWLINK, _link(8, "bond0vf"), 100.2)
+    assert 8 in watcher.pending and spawned == []
+    os.symlink(os.path.join(watcher.sys_net, "bond0"), os.path.join(watcher.sys_net, "bond0vf", "master"))
+    # NetworkManager enslaves it 20 s later (under load): still announced, and made primary
+    watcher.on_link(aw.RTM_NEWLINK, _link(8, "bond0vf", master=2, flags=aw.IFF_LOWER_UP), 120.0)
+    watcher.run_due(120.0)
+    assert primaries == [("bond0", "bond0vf")] and sent == ["bond0"]
+
+
 def test_set_primary_writes_the_bonds_sysfs_file_once(tmp_path):
     devices = {"bond0": {}}
     watcher, dummy, dummy2 = _watcher(tmp_path, devices, [dict(GROUP, upper="bond0", model="bond")])
