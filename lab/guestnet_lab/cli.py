@@ -72,6 +72,8 @@ def parser() -> argparse.ArgumentParser:
     rep.add_argument("name")
     rep.add_argument("--device", help="primary id (default: the first, hostdev0)")
     rep.add_argument("--slot", help="'alt' for the spare root port, or a root port id")
+    rep.add_argument("--model", choices=sorted(vm.PRIMARY_MODELS),
+                     help="QEMU NIC model to plug (default: the boot one, e1000e); e1000 gives another guest driver")
     rep.add_argument("--no-wait", action="store_true", help="do not wait for the guest to show the primary")
     rep.add_argument("--json", action="store_true")
 
@@ -116,7 +118,7 @@ def dispatch(args: argparse.Namespace) -> int:
     elif args.command == "unplug":
         _print(vm.unplug(args.name, args.device), args.json)
     elif args.command == "replug":
-        _print(vm.replug(args.name, args.device, args.slot, wait_guest=not args.no_wait), args.json)
+        _print(vm.replug(args.name, args.device, args.slot, wait_guest=not args.no_wait, model=args.model), args.json)
     elif args.command == "measure":
         _print(measure.measure(args.name, args.action, args.target, args.device, args.after), args.json)
     elif args.command == "list":

@@ -340,36 +340,52 @@ def unplug(name: str, device: Optional[str] = None, timeout: float = UNPLUG_TIME
     return {"device": dev_id, "action": "unplug", "seconds": round(elapsed, 3)}
 
 
-def guest_has_primary(inst: dict, mac: str) -> bool:
-    """Tell whether the guest shows a netdev with this MAC driven by e1000e (the primary)."""
+# QEMU NIC models a primary can be re-plugged as, and the guest driver that binds each ("a different VF driver")
+PRIMARY_MODELS = {"e1000e": "e1000e", "e1000": "e1000"}
+
+
+def guest_has_primary(inst: dict, mac: str, driver: str = "e1000e") -> bool:
+    """Tell whether the guest shows a netdev with this MAC driven by `driver` (the primary)."""
     script = (f"for d in /sys/class/net/*; do [ \"$(cat $d/address)\" = {mac} ] && "
-              "[ \"$(basename $(readlink -f $d/device/driver) 2>/dev/null)\" = e1000e ] && exit 0; done; exit 1")
+              f"[ \"$(basename $(readlink -f $d/device/driver) 2>/dev/null)\" = {driver} ] && exit 0; done; exit 1")
     try:
         return ssh(inst, script, check=False, timeout=15).returncode == 0
     except LabError:
         return False
 
 
+def replug_args(device: dict, slot: Optional[str] = None, model: Optional[str] = None) -> dict:
+    """Return the device_add arguments of a primary: its boot arguments, at another root port (slot 'alt' is the
+    spare one) and/or as another QEMU NIC model (one of PRIMARY_MODELS)."""
+    args = dict(device)
+    if slot:
+        args["bus"] = "rootalt" if slot == "alt" else slot
+    if model:
+        if model not in PRIMARY_MODELS:
+            raise LabError(f"unknown primary model {model!r}; choose one of {', '.join(PRIMARY_MODELS)}")
+        args["driver"] = model
+    return args
+
+
 def replug(name: str, device: Optional[str] = None, slot: Optional[str] = None, wait_guest: bool = True,
-           timeout: float = UNPLUG_TIMEOUT) -> dict:
-    """Hot-plug a primary back (QMP device_add with its boot arguments; slot 'alt' uses the spare root port)."""
+           timeout: float = UNPLUG_TIMEOUT, model: Optional[str] = None) -> dict:
+    """Hot-plug a primary back (QMP device_add with its boot arguments; slot 'alt' uses the spare root port;
+    model another QEMU NIC model, e.g. e1000 for a VF with another guest driver)."""
     inst = load(name)
     dev_id = _device_id(inst, device)
-    args = dict(inst["devices"][dev_id])
-    if slot == "alt":
-        args["bus"] = "rootalt"
-    elif slot:
-        args["bus"] = slot
+    args = replug_args(inst["devices"][dev_id], slot, model)
     with QMP(inst["qmp_socket"]) as qmp:
         started = time.monotonic()
         qmp.command("device_add", **args)
         elapsed = time.monotonic() - started
     inst["plugged"][dev_id] = True
     save(inst)
-    result = {"device": dev_id, "action": "replug", "bus": args["bus"], "seconds": round(elapsed, 3)}
+    result = {"device": dev_id, "action": "replug", "bus": args["bus"], "model": args["driver"],
+              "seconds": round(elapsed, 3)}
     if wait_guest:
-        wait_for(lambda: guest_has_primary(inst, args["mac"]), timeout,
-                 f"guest {name} did not show an e1000e netdev with MAC {args['mac']} after device_add")
+        driver = PRIMARY_MODELS[args["driver"]]
+        wait_for(lambda: guest_has_primary(inst, args["mac"], driver), timeout,
+                 f"guest {name} did not show an {driver} netdev with MAC {args['mac']} after device_add")
         result["guest_seconds"] = round(time.monotonic() - started, 3)
     return result
 

@@ -1,0 +1,396 @@
+#!/usr/bin/env python
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Reliability suite (issue 15): soak, the VF back different, reboots and faults during apply, on lab guests.
+
+One lab guest at a time (rel-1, rel-2, ...), always taken down. Per model: boot, enable the stack under test, then
+  faults   site.yml SIGKILLed (the controller's process group) 0-8 s into failover_config or failover_link (picked at
+           random) in the first converge, a rerun that must converge, a third run that must change nothing; the run
+           lock held by flock(1) in the guest (failover_link must fail clearly, or wait); two site.yml runs at once
+  soak     N unplug/re-plug cycles of the VF under the lab's 10 ms ping
+  vf       the VF back at the spare root port, after a long absence, as another NIC model (e1000), late after a boot
+  reboots  reboots in a row with the VF, and some without it
+After every step the guest is checked: the upper holds the only IPv4 address of the MAC, the lowers carry no address,
+the VF is enslaved (and the active port) after a re-plug, and against the state after the converge: the collection's
+files (sha256), NetworkManager profiles, networkd files, one announcer process, no failed units, no leaked processes.
+Run from the repository root as root:
+
+  PYTHONPATH=lab .venv/bin/python benchmarks/reliability.py --models bond net_failover --cycles 20
+  PYTHONPATH=lab .venv/bin/python benchmarks/reliability.py --quick          # 3 cycles, 2 reboots, 1 kill, bond
+
+The collection is a `git archive` of --ref (default HEAD). Raw results (one JSON line per step, ansible logs) go to
+benchmarks/results/reliability-<UTC stamp>/ with report.md, the tables for benchmarks/reliability.md.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from failover_bench import ROOT, STARTED, export_collection, lab, say, _interrupt  # noqa: E402
+from converge_bench import ANSIBLE_PLAYBOOK, RECAP_RE, write_inventory  # noqa: E402
+from reliability_checks import (LOCKED_TASKS, announcers, check_state, drift, group, leaks, overlaps,  # noqa: E402
+                                parse_snapshot, summary, task_spans)
+
+# model -> lab topology, the stack the guest runs, extra vars for site.yml
+MODELS = {
+    "bond": ("pv-vf-pair", "NetworkManager", {}),
+    "net_failover": ("kvm-failover", "systemd-networkd", {}),
+    "team": ("pv-vf-pair", "NetworkManager", {"failover_fallback": "team"}),
+}
+# One guest command per section of a snapshot (read-only; joined with "echo @@name" markers).
+SECTIONS = (
+    ("self", "echo $$ $PPID"),
+    ("links", "ip -d -j addr show"),
+    ("devices", "ls -l /sys/class/net/*/device /sys/class/net/*/device/driver"),
+    ("bond", "cat /proc/net/bonding/* 2>/dev/null"),
+    ("team", "teamdctl team0 state item get runner.active_port 2>/dev/null"),
+    ("files", "{ grep -rlZ 'Managed by guestnet.failover' /etc; find /usr/local/lib/guestnet-failover -type f -print0; }"
+              " 2>/dev/null | sort -z | xargs -0r sha256sum"),
+    ("nm", "nmcli -t -f UUID,NAME con show 2>/dev/null; ls -1 /etc/NetworkManager/system-connections 2>/dev/null"),
+    ("networkd", "ls -1 /etc/systemd/network /run/systemd/network 2>/dev/null"),
+    ("announcer", "systemctl show -p MainPID -p NRestarts -p ActiveState guestnet-announce.service"),
+    ("ps", "ps --ppid 2 -p 2 --deselect -o pid=,ppid=,rss=,comm=,args="),
+    ("mem", "grep -E '^(MemTotal|MemAvailable):' /proc/meminfo"),
+    ("failed", "systemctl --failed --no-legend --plain"),
+    ("uptime", "cat /proc/uptime"),
+)
+SNAPSHOT = "; ".join("echo @@%s; %s" % pair for pair in SECTIONS)
+
+
+# ---- the lab side -------------------------------------------------------------------------------------------------
+
+class Suite:
+    """One model on one guest at a time; every step is a JSON line in raw.jsonl."""
+
+    def __init__(self, args, outdir, collections_path):
+        self.args, self.outdir, self.collections = args, outdir, collections_path
+        self.raw = open(os.path.join(outdir, "raw.jsonl"), "a", encoding="utf-8")
+        self.results, self.count = {}, args.first - 1
+
+    def record(self, model, part, data):
+        data = dict(data, model=model, part=part, time=time.strftime("%H:%M:%S"), host_load=os.getloadavg())
+        self.results.setdefault(model, {}).setdefault(part, []).append(data)
+        self.raw.write(json.dumps(data, sort_keys=True) + "\n")
+        self.raw.flush()
+        flag = " PROBLEMS %s" % data["problems"] if data.get("problems") else ""
+        say(model, part, {k: v for k, v in data.items() if k in ("step", "lost", "seconds", "changed", "rc")}, flag)
+
+    def snapshot(self, name):
+        return parse_snapshot(lab("ssh", name, SNAPSHOT, check=False, timeout=90).stdout)
+
+    def wait_state(self, name, phase):
+        """Poll the guest until the group is in `phase`; return (snapshot, seconds, problems left at the timeout)."""
+        started, timeout = time.monotonic(), self.args.settle_timeout
+        while True:
+            snap = self.snapshot(name)
+            problems = check_state(snap, phase)
+            if not problems or time.monotonic() - started > timeout:
+                return snap, round(time.monotonic() - started, 1), problems
+            time.sleep(1)
+
+    def start_playbook(self, name, label, extra, new_session=False):
+        """Start site.yml against the guest (its log, ANSIBLE_LOG_PATH, in the results); return (proc, log, t0)."""
+        log = os.path.join(self.outdir, "%s-%s.log" % (name, label))
+        cmd = [ANSIBLE_PLAYBOOK, "-i", os.path.join(self.outdir, "inventory-%s.ini" % name),
+               os.path.join(self.collections, "ansible_collections/guestnet/failover/playbooks/site.yml"),
+               "-e", json.dumps(extra)]
+        env = dict(os.environ, ANSIBLE_HOST_KEY_CHECKING="False", ANSIBLE_PIPELINING="True", ANSIBLE_LOG_PATH=log,
+                   ANSIBLE_COLLECTIONS_PATH=self.collections, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, start_new_session=new_session)
+        return proc, log, time.monotonic()
+
+    @staticmethod
+    def finish_playbook(run, out=None, killed=False):
+        proc, log, started = run
+        text = "".join(out) if out is not None else proc.communicate()[0]
+        proc.wait()
+        recap = RECAP_RE.search(text)
+        return {"rc": proc.returncode, "seconds": round(time.monotonic() - started, 1), "log": log,
+                "killed": killed and proc.returncode == -signal.SIGKILL,
+                "changed": int(recap.group(2)) if recap else None, "tail": text[-600:] if proc.returncode else ""}
+
+    def playbook(self, name, label, extra, kill_task=None):
+        """site.yml against the guest; with kill_task, SIGKILL its process group a random 0-8 s into that task."""
+        run = self.start_playbook(name, label, extra, new_session=True)
+        out, timer, delay = [], None, None
+        for line in run[0].stdout:
+            out.append(line)
+            if kill_task and timer is None and line.startswith("TASK [") and kill_task in line:
+                delay = round(random.uniform(0, 8), 1)
+                say(name, "SIGKILL in %.1f s, in %s" % (delay, kill_task))
+                timer = threading.Timer(delay, os.killpg, (run[0].pid, signal.SIGKILL))
+                timer.start()
+        if timer:
+            timer.cancel()
+        res = self.finish_playbook(run, out, killed=timer is not None)
+        res["last_task"] = next((line.strip() for line in reversed(out) if line.startswith("TASK [")), None)
+        res["kill_delay_s"] = delay
+        return res
+
+    def up(self, model):
+        topology, stack, _extra = MODELS[model]
+        self.count += 1
+        name = "rel-%d" % self.count
+        STARTED.add(name)
+        say(model, "up", name, topology)
+        inst = json.loads(lab("up", name, "--topology", topology, "--release", self.args.release, "--json",
+                              timeout=900).stdout)
+        write_inventory(os.path.join(self.outdir, "inventory-%s.ini" % name), name, inst)
+        lab("ssh", name, "systemctl enable --now %s.service" % stack, timeout=120)
+        return name
+
+    def faults(self, name, model, extra):
+        """The first converge SIGKILLed inside a locked task, rerun, third run; then two runs at once."""
+        for kill in range(self.args.kills):
+            task = random.choice(LOCKED_TASKS)
+            if kill:  # a converged guest: give failover_config work again (its files gone, the network as it is)
+                lab("ssh", name, "grep -rl 'Managed by guestnet.failover' /etc | xargs -r rm -f", check=False)
+            res = self.playbook(name, "kill%d" % kill, extra, kill_task=task)
+            self.record(model, "faults", dict(res, step="killed run %d in '%s'" % (kill + 1, task)))
+            for label in ("rerun", "third"):
+                res = self.playbook(name, "%s%d" % (label, kill), extra)
+                snap, secs, problems = self.wait_state(name, "plugged")
+                problems += ["rc %s" % res["rc"]] if res["rc"] else []
+                problems += ["the third run changed %s tasks" % res["changed"]] if label == "third" and res["changed"] else []
+                self.record(model, "faults", dict(res, step="%s after kill %d" % (label, kill + 1), problems=problems,
+                                                  initramfs=self.initramfs(name) if label == "rerun" else None))
+        self.lock_held(name, model)
+        runs = [self.start_playbook(name, "lock-%s" % tag, extra) for tag in "ab"]
+        results = [self.finish_playbook(run) for run in runs]
+        spans = [task_spans(open(res["log"], encoding="utf-8").read()) for res in results]
+        snap, secs, problems = self.wait_state(name, "plugged")
+        problems += ["run %d rc %s" % (i, r["rc"]) for i, r in enumerate(results) if r["rc"]]
+        self.record(model, "faults", {"step": "two runs at once", "rc": [r["rc"] for r in results],
+                                      "seconds": [r["seconds"] for r in results], "spans": spans,
+                                      "overlapping_spans": overlaps(*spans), "problems": problems,
+                                      "tails": [r["tail"] for r in results],
+                                      "journal": lab("ssh", name, "journalctl -b -o short-precise --no-pager | grep -E "
+                                                     "'failover_(config|link)\\[[0-9]+\\]: Invoked' | cut -c1-100 | tail -4; "
+                                                     "cat /run/guestnet-failover.lock", check=False).stdout})
+
+    def lock_held(self, name, model, hold=40):
+        """The run lock held by flock(1) in the guest: failover_link (check mode) with lock_timeout 5 must fail naming
+        the lock; with lock_timeout 300 it must wait for the holder and then succeed."""
+        lab("ssh", name, "systemd-run --collect --unit=rel-lockhold flock /run/guestnet-failover.lock sleep %d" % hold)
+        held = time.monotonic()
+        for timeout in (5, 300):
+            cmd = [os.path.join(ROOT, ".venv", "bin", "ansible"), "-i", os.path.join(self.outdir, "inventory-%s.ini" % name),
+                   name, "--check", "-m", "guestnet.failover.failover_link", "-a",
+                   json.dumps({"groups": [], "lock_timeout": timeout})]
+            env = dict(os.environ, ANSIBLE_HOST_KEY_CHECKING="False", ANSIBLE_COLLECTIONS_PATH=self.collections)
+            started = time.monotonic()
+            proc = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=600,
+                                  check=False)
+            since = round(time.monotonic() - held, 1)
+            busy = "holds /run/guestnet-failover.lock" in proc.stdout
+            ok = (proc.returncode != 0 and busy) if timeout == 5 else (proc.returncode == 0 and since >= hold)
+            self.record(model, "faults", {"step": "lock held %d s by flock(1), failover_link lock_timeout %d" % (hold, timeout),
+                                          "rc": proc.returncode, "seconds": round(time.monotonic() - started, 1),
+                                          "done_after_hold_start_s": since, "message": proc.stdout[-400:],
+                                          "problems": [] if ok else ["unexpected: rc %d busy %s" % (proc.returncode, busy)]})
+
+    def initramfs(self, name):
+        """The collection's files meant for the initramfs (initramfs.SEGMENT_PREFIXES) missing from the guest's (None: none)."""
+        out = lab("ssh", name, "f=/boot/initrd.img-$(uname -r); [ -f $f ] || exit 3; lsinitramfs $f; echo @@; "
+                  "ls /etc/udev/rules.d/81-guestnet-failover* /etc/systemd/network/10-guestnet-failover-*",
+                  check=False, timeout=300)
+        if out.returncode == 3:
+            return None
+        listing, dummy, owned = out.stdout.partition("@@")
+        return {"owned": len(owned.split()), "missing": sorted(p for p in owned.split() if p.lstrip("/") not in listing)}
+
+    def soak(self, name, model, base):
+        target = group(base)["ipv4"][0]
+        for cycle in range(1, self.args.cycles + 1):
+            row = {"step": "cycle %d" % cycle, "lost": 0, "problems": []}
+            for action, phase in (("unplug", "unplugged"), ("replug", "plugged")):
+                data = json.loads(lab("measure", name, "--action", action, "--target", target, "--after",
+                                      str(self.args.after), "--json", check=False, timeout=300).stdout or "{}")
+                snap, secs, problems = self.wait_state(name, phase)
+                row.update({action + "_lost": data.get("lost"), action + "_gap_ms": data.get("longest_gap_ms"),
+                            action + "_settle_s": secs})
+                row["lost"] += data.get("lost") or 0
+                row["problems"] += ["%s: %s" % (action, p) for p in problems + drift(base, snap)]
+                row["problems"] += ["%s: address %s" % (action, group(snap)["ipv4"])] if group(snap)["ipv4"] != [target] else []
+            row.update(announcer_rss=[p["rss"] for p in announcers(snap)], procs=len(snap["procs"]),
+                       mem_available=snap["mem"].get("MemAvailable"))
+            self.record(model, "soak", row)
+        self.record(model, "soak-end", {"step": "start/end", "start": self.vitals(base), "end": self.vitals(snap),
+                                        "problems": ["leaked %s" % leaks(base, snap)] if leaks(base, snap) else [],
+                                        "leaks": leaks(base, snap)})
+
+    @staticmethod
+    def vitals(snap):
+        return {"procs": len(snap["procs"]), "announcer_rss_kb": [p["rss"] for p in announcers(snap)],
+                "mem_available_kb": snap["mem"].get("MemAvailable"), "failed_units": snap["failed"],
+                "uptime": snap["uptime"]}
+
+    def vf_cases(self, name, model, base):
+        cases = (("spare root port", ["--slot", "alt"], 0), ("after %d s away" % self.args.absence, [], self.args.absence),
+                 ("as another NIC model (e1000)", ["--model", "e1000"], 0))
+        for label, replug_args, absence in cases:
+            lab("unplug", name)
+            snap, secs, problems = self.wait_state(name, "unplugged")
+            if absence:
+                time.sleep(absence)  # the absence itself is what is tested; the state is checked at its end
+                snap, secs, more = self.wait_state(name, "unplugged")
+                problems += more
+            lab("replug", name, *replug_args, check=False)
+            snap, secs, more = self.wait_state(name, "plugged")
+            grp = group(snap)
+            self.record(model, "vf", {"step": label, "seconds": secs, "vf": grp["vf"], "vf_pci": grp["vf_pci"],
+                                      "vf_driver": grp["vf_driver"], "upper": grp["upper"], "ipv4": grp["ipv4"],
+                                      "problems": problems + more + drift(base, snap)})
+            if replug_args:  # back to the boot NIC at its boot slot for what follows
+                lab("unplug", name, check=False)
+                lab("replug", name)
+        lab("unplug", name)
+        lab("reboot", name, timeout=900)
+        snap, secs, problems = self.wait_state(name, "unplugged")
+        boot = self.vitals(snap)["uptime"]
+        if boot < self.args.late:
+            time.sleep(self.args.late - boot)  # the VF arrives this late after boot (SSH may answer later still)
+        replug = lab("replug", name, check=False)
+        problems += ["replug failed: " + replug.stderr[-300:]] if replug.returncode else []
+        snap, secs, more = self.wait_state(name, "plugged")
+        grp = group(snap)
+        self.record(model, "vf", {"step": "late after boot (at uptime %.0f s)" % max(boot, self.args.late),
+                                  "seconds": secs, "vf": grp["vf"], "vf_pci": grp["vf_pci"], "upper": grp["upper"],
+                                  "ipv4": grp["ipv4"], "problems": problems + more + self.same(base, snap, ("upper", "ipv4"))})
+
+    @staticmethod
+    def same(ref, snap, keys=("upper", "pv", "vf", "ipv4", "active"), rebooted=True):
+        """Problems where the group differs from the reference's (names, addresses, active lower), and drift."""
+        old, new = group(ref), group(snap)
+        return ["%s %s -> %s" % (k, old[k], new[k]) for k in keys if old[k] != new[k]] + drift(ref, snap, rebooted)
+
+    def reboots(self, name, model, base):
+        """Reboots in a row: each boot's group must equal the first boot's (the first boot after a converge may
+        rename lowers to their persistent names; that difference from `base` is recorded, not counted)."""
+        refs = {}
+        for i in range(self.args.reboots + self.args.reboots_without):
+            with_vf = i < self.args.reboots
+            if i == self.args.reboots:
+                lab("unplug", name)
+            started = time.monotonic()
+            lab("reboot", name, timeout=900)
+            snap, secs, problems = self.wait_state(name, "plugged" if with_vf else "unplugged")
+            keys = ("upper", "pv", "vf", "ipv4", "active") if with_vf else ("upper", "pv", "ipv4", "active")
+            ref = refs.setdefault(with_vf, snap)
+            grp = group(snap)
+            self.record(model, "reboots", {"step": "reboot %d %s the VF" % (i + 1, "with" if with_vf else "without"),
+                                           "seconds": round(time.monotonic() - started, 1), "upper": grp["upper"],
+                                           "pv": grp["pv"], "vf": grp["vf"], "ipv4": grp["ipv4"], "active": grp["active"],
+                                           "vs_before_reboots": self.same(base, snap, keys) if ref is snap else None,
+                                           "problems": problems + self.same(ref, snap, keys)})
+        if self.args.reboots_without:
+            lab("replug", name)
+
+    def run_model(self, model):
+        name = self.up(model)
+        extra = MODELS[model][2]
+        try:
+            if "faults" in self.args.parts:
+                self.faults(name, model, extra)
+            else:
+                res = self.playbook(name, "converge", extra)
+                self.record(model, "converge", dict(res, step="site.yml", problems=["rc %s" % res["rc"]] if res["rc"] else []))
+            base, secs, problems = self.wait_state(name, "plugged")
+            self.record(model, "baseline", {"step": "after converge", "group": group(base), "vitals": self.vitals(base),
+                                            "files": len(base["files"]), "nm": base["nm"], "problems": problems})
+            for part in ("soak", "vf", "reboots"):
+                if part in self.args.parts:
+                    getattr(self, {"vf": "vf_cases"}.get(part, part))(name, model, base)
+        finally:
+            lab("down", name, check=False)
+            STARTED.discard(name)
+
+
+def report(results):
+    """Markdown tables of the results (per model: soak summary, then every step of the other parts)."""
+    lines = []
+    for model, parts in results.items():
+        lines.append("### %s\n" % model)
+        soak = parts.get("soak", [])
+        if soak:
+            lines += ["| figure | n | median | p95 | max |", "|---|---:|---:|---:|---:|"]
+            for key in ("lost", "unplug_lost", "replug_lost", "unplug_gap_ms", "replug_gap_ms", "unplug_settle_s",
+                        "replug_settle_s"):
+                stats = summary([row.get(key) for row in soak])
+                lines.append("| %s | %d | %s | %s | %s |" % (key, stats["n"], stats["median"], stats["p95"], stats["max"]))
+            lines.append("\nSoak steps with problems: %d of %d cycles" % (sum(1 for r in soak if r["problems"]), len(soak)))
+            for end in parts.get("soak-end", []):
+                lines.append("Start: %s  \nEnd: %s  \nLeaks: %s\n" % (end["start"], end["end"], end["leaks"] or "none"))
+        for part in ("converge", "faults", "baseline", "vf", "reboots"):
+            for row in parts.get(part, []):
+                shown = {k: v for k, v in row.items() if k not in ("model", "part", "step", "log", "tails", "journal", "nm")}
+                lines.append("- **%s / %s**: %s" % (part, row["step"], json.dumps(shown, sort_keys=True)))
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser.add_argument("--models", nargs="+", choices=sorted(MODELS), default=["bond", "net_failover", "team"])
+    parser.add_argument("--parts", nargs="+", choices=("faults", "soak", "vf", "reboots"),
+                        default=["faults", "soak", "vf", "reboots"])
+    parser.add_argument("--cycles", type=int, default=100, help="soak unplug/re-plug cycles per model (default 100)")
+    parser.add_argument("--reboots", type=int, default=10, help="reboots in a row with the VF")
+    parser.add_argument("--reboots-without", type=int, default=2, help="then reboots without the VF")
+    parser.add_argument("--kills", type=int, default=2, help="SIGKILLed site.yml runs (each followed by two runs)")
+    parser.add_argument("--absence", type=int, default=60, help="seconds the VF stays away in the long-absence case")
+    parser.add_argument("--late", type=int, default=30, help="guest uptime (s) at which the VF arrives after a boot")
+    parser.add_argument("--after", type=float, default=3.0, help="seconds pinged after each unplug/re-plug")
+    parser.add_argument("--settle-timeout", type=float, default=60, help="seconds a state may take to settle")
+    parser.add_argument("--first", type=int, default=1, help="number of the first guest (rel-N), one per model")
+    parser.add_argument("--release", default="12")
+    parser.add_argument("--ref", default="HEAD", help="git ref of the collection to test")
+    parser.add_argument("--seed", type=int, help="random seed (kill points); default: time")
+    parser.add_argument("--quick", action="store_true", help="short form: bond, 3 cycles, 2 reboots, 1 kill, 10 s away")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.models, args.cycles, args.reboots, args.reboots_without, args.kills, args.absence = (
+            ["bond"], 3, 2, 0, 1, 10)
+    args.seed = int(time.time()) if args.seed is None else args.seed
+    random.seed(args.seed)
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    outdir = os.path.join(ROOT, "benchmarks", "results", "reliability-" + stamp)
+    os.makedirs(outdir)
+    collections_path, sha = export_collection(args.ref, os.path.join(ROOT, ".cache", "bench-collections"))
+    meta = {"argv": sys.argv, "args": vars(args), "collection": sha, "loadavg_before": open("/proc/loadavg").read()}
+    say("results in", outdir, "collection", sha, "seed", args.seed, "load", meta["loadavg_before"].strip())
+    signal.signal(signal.SIGTERM, _interrupt)
+    suite = Suite(args, outdir, collections_path)
+    try:
+        for model in args.models:
+            try:
+                suite.run_model(model)
+            except (RuntimeError, subprocess.TimeoutExpired, ValueError) as exc:  # the next model still runs
+                suite.record(model, "error", {"step": "aborted", "problems": [str(exc)[-1500:]]})
+    except KeyboardInterrupt:
+        say("interrupted")
+    finally:
+        for name in sorted(STARTED):
+            lab("down", name, check=False)
+        meta["loadavg_after"] = open("/proc/loadavg").read()
+        with open(os.path.join(outdir, "meta.json"), "w", encoding="utf-8") as handle:
+            json.dump(meta, handle, indent=2)
+        with open(os.path.join(outdir, "report.md"), "w", encoding="utf-8") as handle:
+            handle.write(report(suite.results))
+    print(report(suite.results))
+    failed = [(m, p) for m, parts in suite.results.items() for p, rows in parts.items() for r in rows if r.get("problems")]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
