@@ -241,15 +241,21 @@ def test_watcher_rejoins_a_replugged_bond_port_and_announces_once_it_is_up(tmp_p
     assert sent == ["bond0"] and spawned == [8]
 
 
-def test_watcher_leaves_the_join_to_networkmanager_and_makes_the_replugged_vf_primary(tmp_path):
-    """rejoin false (NetworkManager owns the bond): no join of its own, which would fight NetworkManager's port
-    profile; once NetworkManager enslaved the VF, its current name becomes the primary, then the burst."""
+def _networkmanager_bond_watcher(tmp_path):
+    """A watcher of a NetworkManager bond (rejoin false) whose PV is enslaved; the re-plugged VF is bond0vf."""
     group = dict(GROUP, upper="bond0", model="bond", rejoin=False)
     devices = {"bond0": {}, "enp1s0": {"driver": "virtio_net", "master": "bond0"}, "bond0vf": {"driver": "e1000e"}}
     primaries = []
     watcher, sent, spawned = _watcher(tmp_path, devices, [group])
     watcher.set_primary = lambda bond, port: primaries.append((bond, port))
     watcher.start([_link(2, "bond0"), _link(3, "enp1s0", master=2)], 100.0)
+    return watcher, sent, spawned, primaries
+
+
+def test_watcher_leaves_the_join_to_networkmanager_and_makes_the_replugged_vf_primary(tmp_path):
+    """rejoin false (NetworkManager owns the bond): no join of its own, which would fight NetworkManager's port
+    profile; once NetworkManager enslaved the VF, its current name becomes the primary, then the burst."""
+    watcher, sent, spawned, primaries = _networkmanager_bond_watcher(tmp_path)
     watcher.on_link(aw.RTM_NEWLINK, _link(8, "bond0vf"), 100.0)
     assert spawned == [] and primaries == []
     os.symlink(os.path.join(watcher.sys_net, "bond0"), os.path.join(watcher.sys_net, "bond0vf", "master"))
@@ -265,12 +271,7 @@ def test_watcher_judges_a_new_lower_once_udev_renamed_it(tmp_path):
     """The kernel's message names the new VF eth0; udev renames it to bond0vf before the watcher reads its driver
     (no /sys/class/net/eth0 any more): the lower is judged on the next message, under its new name (reliability
     run 1: the re-plugged VF never became primary)."""
-    group = dict(GROUP, upper="bond0", model="bond", rejoin=False)
-    devices = {"bond0": {}, "enp1s0": {"driver": "virtio_net", "master": "bond0"}, "bond0vf": {"driver": "e1000e"}}
-    primaries = []
-    watcher, sent, spawned = _watcher(tmp_path, devices, [group])
-    watcher.set_primary = lambda bond, port: primaries.append((bond, port))
-    watcher.start([_link(2, "bond0"), _link(3, "enp1s0", master=2)], 100.0)
+    watcher, sent, spawned, primaries = _networkmanager_bond_watcher(tmp_path)
     watcher.on_link(aw.RTM_NEWLINK, _link(8, "eth0"), 100.0)
     assert 8 not in watcher.known and 8 not in watcher.pending
     watcher.on_link(aw.RTM_NEWLINK, _link(8, "bond0vf"), 100.2)
