@@ -260,12 +260,12 @@ class Watcher(object):
             self.known.add(link["index"])
             if link["master"]:
                 self.lower_up[link["index"]] = bool(link["flags"] & IFF_LOWER_UP)
-            if link["mac"] in self.by_mac and not link["master"] and self._joinable(link):
+            if link["mac"] in self.by_mac and not link["master"] and self._joinable(link, driver(link["name"], self.sys_net)):
                 self._new_lower(link, now)
 
-    def _joinable(self, link):
+    def _joinable(self, link, drv):
+        """A lower of its group: ``drv`` (its driver, None when unreadable) is the group's PV or VF driver."""
         group = self.by_mac[link["mac"]]
-        drv = driver(link["name"], self.sys_net)
         return drv is not None and (drv == group["pv_driver"] or drv in group["vf_drivers"])
 
     def _new_lower(self, link, now):
@@ -306,7 +306,7 @@ class Watcher(object):
         # kernel's message and this lookup, and the next message, under the new name, tries again
         if index not in self.known and drv is not None:
             self.known.add(index)
-            if self._joinable(link):
+            if self._joinable(link, drv):
                 self._new_lower(link, now)
         if group["model"] == "bond" and not group["rejoin"] and link["master"] and drv in group["vf_drivers"]:
             # NetworkManager enslaved the VF; the bond's primary names it as it was called when the profile came
