@@ -180,6 +180,7 @@ def main(argv=None):
         fb.STARTED.add(args.name)
         inst = json.loads(fb.lab("up", args.name, "--topology", "kvm-failover", "--release", args.release,
                                  "--bridge-mode", "learning", "--json").stdout)
+        fb.ensure_pyroute2(args.name)
         for design in args.designs:
             fb.say("design", design, "collection", refs[design][1][:10])
             bench.design(args.name, inst, design, refs[design][0])

@@ -74,6 +74,12 @@ def guest(name, script, check=True, timeout=120):
     return lab("ssh", name, script, check=check, timeout=timeout).stdout
 
 
+def ensure_pyroute2(name):
+    """failover_link needs python3-pyroute2 in the guest (the roles install it; the ad-hoc converge does not)."""
+    guest(name, "python3 -c 'import pyroute2' 2>/dev/null || { apt-get update -qq && "
+                "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pyroute2 >/dev/null; }", timeout=600)
+
+
 def _interrupt(_signum, _frame):
     """SIGTERM ends the run like Ctrl-C, so the finally blocks take the guests down."""
     raise KeyboardInterrupt()
@@ -113,6 +119,7 @@ class Worker:
         STARTED.add(name)
         inst = json.loads(lab("up", name, "--topology", topology, "--release", self.args.release,
                               "--bridge-mode", self.mode, "--json").stdout)
+        ensure_pyroute2(name)
         return inst
 
     def converge(self, name, inst, case):

@@ -111,8 +111,10 @@ def module_source(name):
 
 
 def announce_groups(groups, rejoin=True):
-    """The announcer's view of the groups, checked as the watcher checks them: {upper, mac, model, pv_driver, vf_drivers,
-    rejoin}. ``rejoin`` False where NetworkManager owns the uppers (it re-attaches re-plugged ports itself)."""
+    """The announcer's view of the groups, checked as the watcher checks them: {upper, mac, model, pv_driver, rejoin}.
+
+    ``rejoin`` False where NetworkManager owns the uppers (it re-attaches re-plugged ports itself).
+    """
     out = []
     for index, group in enumerate(groups):
         try:

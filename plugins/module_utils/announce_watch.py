@@ -31,6 +31,7 @@ import sys
 import time
 
 from ansible_collections.guestnet.failover.plugins.module_utils import l2_frames
+from ansible_collections.guestnet.failover.plugins.module_utils.upper_config import port_role
 from ansible_collections.guestnet.failover.plugins.module_utils.validate import ConfigError, check_announce_group
 
 CONFIG = "/etc/guestnet/announce.json"
@@ -264,9 +265,8 @@ class Watcher(object):
                 self._new_lower(link, now)
 
     def _joinable(self, link, drv):
-        """A lower of its group: ``drv`` (its driver, None when unreadable) is the group's PV or VF driver."""
-        group = self.by_mac[link["mac"]]
-        return drv is not None and (drv == group["pv_driver"] or drv in group["vf_drivers"])
+        """A lower of its group: a physical device (``drv``, its driver, None when unreadable or virtual) with the MAC."""
+        return port_role(self.by_mac[link["mac"]]["pv_driver"], drv) is not None
 
     def _new_lower(self, link, now):
         group = self.by_mac[link["mac"]]
@@ -308,7 +308,7 @@ class Watcher(object):
             self.known.add(index)
             if self._joinable(link, drv):
                 self._new_lower(link, now)
-        if group["model"] == "bond" and not group["rejoin"] and link["master"] and drv in group["vf_drivers"]:
+        if group["model"] == "bond" and not group["rejoin"] and link["master"] and port_role(group["pv_driver"], drv) == "vf":
             # NetworkManager enslaved the VF; the bond's primary names it as it was called when the profile came
             # up (the kernel name until the first boot with the .link names): name the VF it has now (a no-op
             # when it is already the primary)
@@ -388,11 +388,8 @@ def join(index, groups, udev_data=UDEV_DATA, sys_net=SYS_NET):
     drv = driver(dev, sys_net)
     if not group or group["model"] not in ("bond", "team") or not os.path.exists(os.path.join(sys_net, group["upper"])):
         return False
-    if drv == group["pv_driver"]:
-        role = "pv"
-    elif drv in group["vf_drivers"]:
-        role = "vf"
-    else:
+    role = port_role(group["pv_driver"], drv)
+    if role is None:
         return False
     # pyroute2 and the executor only here, in the short-lived child
     from ansible_collections.guestnet.failover.plugins.module_utils import link_execute, link_plan

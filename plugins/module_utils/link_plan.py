@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 
 from ansible_collections.guestnet.failover.plugins.module_utils.link_state import FOREVER, LinkApplyError, addr_cidr, global_addrs
-from ansible_collections.guestnet.failover.plugins.module_utils.upper_config import TEAM_PV_SPEED, bond_kernel_options, teamd_runtime_json
+from ansible_collections.guestnet.failover.plugins.module_utils.upper_config import TEAM_PV_SPEED, bond_kernel_options, port_role, teamd_runtime_json
 
 # route protocols worth moving from a lower to the upper (kernel/ra routes come back by themselves)
 MOVABLE_PROTOS = (3, 4, 16)  # boot, static, dhcp
@@ -28,20 +28,20 @@ def _drv(link):
 def resolve(state, group):
     """Find the PV, the VF and the upper of ``group`` in ``state``.
 
-    Lowers are matched by permanent MAC **and** driver, never by name or MAC alone.
-    Returns ``{"upper", "pv", "vf", "upper_exists"}``.
+    Lowers are matched by permanent MAC and driver (``upper_config.port_role``: the PV's driver, or any other
+    physical device for the VF), never by name or MAC alone. Returns ``{"upper", "pv", "vf", "upper_exists"}``.
     """
     links = state["links"]
     mac = group["mac"].lower()
     model = group["model"]
-    vf_drivers = group.get("vf_drivers") or []
     pv, vf = [], []
     for link in links.values():
         if link.get("kind") or link.get("driver") == "net_failover" or _ident(link) != mac:
             continue
-        if _drv(link) == group.get("pv_driver"):
+        role = port_role(group.get("pv_driver"), _drv(link))
+        if role == "pv":
             pv.append(link["name"])
-        elif _drv(link) in vf_drivers:
+        elif role == "vf":
             vf.append(link["name"])
     if not pv:
         raise LinkApplyError("no %s device with permanent MAC %s: the PV must be present" % (group.get("pv_driver"), mac))

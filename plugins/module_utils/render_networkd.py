@@ -9,6 +9,7 @@ and cloud-init's, which may match the shared MAC alone.
 """
 from __future__ import annotations
 
+from ansible_collections.guestnet.failover.plugins.module_utils.render_udev import other_physical_match
 from ansible_collections.guestnet.failover.plugins.module_utils.upper_config import UPPER_DRIVER
 
 DIR = "etc/systemd/network"
@@ -23,11 +24,10 @@ def lowers_file(group):
     render_udev.lowers_link (permanent MAC, any driver but the upper's), so a VF of any driver is covered."""
     content = ("# lowers of %s group %s: never configured\n"
                "[Match]\n"
-               "PermanentMACAddress=%s\n"
-               "Driver=!%s\n"
+               "%s\n"
                "\n"
                "[Link]\n"
-               "Unmanaged=yes\n") % (group["model"], group["mac"], group["mac"], UPPER_DRIVER[group["model"]])
+               "Unmanaged=yes\n") % (group["model"], group["mac"], "\n".join(other_physical_match(group["mac"], UPPER_DRIVER[group["model"]])))
     return _path("06", group["id"], "-lowers.network"), content
 
 
@@ -99,7 +99,7 @@ def _port(group, role):
     if role == "pv":
         match = ["PermanentMACAddress=%s" % group["mac"], "Driver=%s" % group["pv_driver"]]
     else:
-        match = ["MACAddress=%s" % group["vf_mac"], "Driver=%s" % " ".join(group["vf_match"])]
+        match = other_physical_match(group["vf_mac"], group["pv_driver"])
     lines = ["# %s port of %s" % (role.upper(), group["name"]), "[Match]"] + match
     lines += ["", "[Link]", "RequiredForOnline=no", "", "[Network]", "Bond=%s" % group["name"], "LinkLocalAddressing=no"]
     if role == "vf":

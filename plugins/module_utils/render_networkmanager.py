@@ -120,10 +120,11 @@ def _master(group):
 
 def _port(group, role):
     model = group["model"]
+    # ethernet.mac-address matches the permanent MAC; the VF is any device with it but the PV (upper_config.port_role)
     if role == "pv":
-        mac, drivers = group["mac"], [group["pv_driver"]]
+        mac, drivers = group["mac"], group["pv_driver"]
     else:
-        mac, drivers = group["vf_mac"], group["vf_match"]
+        mac, drivers = group["vf_mac"], "!" + group["pv_driver"]
     connection = [
         ("id", "guestnet-failover-%s-%s" % (group["name"], role)),
         ("uuid", _uuid(model, role, group["mac"])),
@@ -135,7 +136,7 @@ def _port(group, role):
     ]
     sections = [("connection", connection),
                 ("ethernet", [("mac-address", mac.upper())]),
-                ("match", [("driver", "".join(d + ";" for d in drivers))])]
+                ("match", [("driver", drivers + ";")])]
     if model == "team":
         sections.append(("team-port", [("config", port_config(role))]))
     return _ini(sections)

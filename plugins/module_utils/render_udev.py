@@ -36,6 +36,18 @@ def link_path(name):
     return "%s/10-guestnet-failover-%s.link" % (LINK_DIR, name)
 
 
+def other_physical_match(mac, driver):
+    """systemd ``[Match]`` lines (.link and .network) for every physical device whose permanent MAC is ``mac``
+    and whose driver is not ``driver``: the lowers of a kernel-paired group (all but the upper), the VF of a
+    bond/team group (all but the PV). Virtual devices (the bond itself, a VLAN on it) have no permanent MAC."""
+    return ["PermanentMACAddress=%s" % mac, "Driver=!%s" % driver]
+
+
+def other_physical_rule(driver):
+    """The udev side of ``other_physical_match`` (the MAC is matched by the rule itself)."""
+    return ['ENV{ID_NET_DRIVER}!="%s"' % driver, 'DEVPATH!="/devices/virtual/*"']
+
+
 def lowers_link(group):
     """(path, content): the lowers of a kernel-paired group keep the distribution's name policy.
 
@@ -45,27 +57,30 @@ def lowers_link(group):
     The kernel pairs by MAC whatever the VF's driver, so the match does too: every device whose permanent MAC
     is the group's (physical devices only: a VLAN or bridge on the upper has none) except the upper.
     """
+    match = other_physical_match(group["mac"], UPPER_DRIVER[group["model"]])
     content = ("# lowers of %s group %s: the distribution's names, never the upper's\n"
                "[Match]\n"
-               "PermanentMACAddress=%s\n"
-               "Driver=!%s\n"
+               "%s\n"
                "\n"
                "[Link]\n"
                "NamePolicy=keep kernel database onboard slot path\n"
                "AlternativeNamesPolicy=database onboard slot path\n"
-               "MACAddressPolicy=none\n") % (group["model"], group["mac"], group["mac"], UPPER_DRIVER[group["model"]])
+               "MACAddressPolicy=none\n") % (group["model"], group["mac"], "\n".join(match))
     return "%s/10-guestnet-failover-%s-lowers.link" % (LINK_DIR, group["id"]), content
 
 
-def _link(name, mac, drivers, comment):
+def _link(name, match, comment):
     return ("# %s\n"
             "[Match]\n"
-            "MACAddress=%s\n"
-            "Driver=%s\n"
+            "%s\n"
             "\n"
             "[Link]\n"
             "Name=%s\n"
-            "MACAddressPolicy=none\n") % (comment, mac, " ".join(drivers), name)
+            "MACAddressPolicy=none\n") % (comment, "\n".join(match), name)
+
+
+def _mac_driver(mac, driver):
+    return ["MACAddress=%s" % mac, "Driver=%s" % driver]
 
 
 def _rule(mac, driver_match, unmanaged_nm, managed_by, silent):
@@ -103,30 +118,32 @@ def render(groups, options):
             upper = group["name"] or "(unnamed, matched by MAC)"
             lines.append("# %s group %s, upper %s" % (model, group["mac"], upper))
             # any driver but the upper's (the kernel pairs by MAC alone); no virtual device (VLAN, bridge) on top
-            lowers = ['ENV{ID_NET_DRIVER}!="%s"' % UPPER_DRIVER[model], 'DEVPATH!="/devices/virtual/*"']
-            lines.append(_rule(group["mac"], lowers, True, True, silent))
+            lines.append(_rule(group["mac"], other_physical_rule(UPPER_DRIVER[model]), True, True, silent))
             path, content = lowers_link(group)
             files[path] = content
             if group["name"]:
                 lines.append(_upper_rule(model, group["mac"]))
                 files[link_path(group["name"])] = _link(
-                    group["name"], group["mac"], [UPPER_DRIVER[model]],
+                    group["name"], _mac_driver(group["mac"], UPPER_DRIVER[model]),
                     "%s upper of %s: matched by MAC and driver, never the VF's PCI path" % (model, group["mac"]))
             continue
         # bond/team: the stack enslaves the ports, so it has to manage them
         lines.append("# %s %s ports: PV %s, VF %s" % (model, group["name"], group["pv_name"], group["vf_name"]))
         nm_off = backend in ("networkd", "ifupdown")
         networkd_off = backend in ("NetworkManager", "ifupdown")
-        for mac, drivers in ((group["mac"], [group["pv_driver"]]), (group["vf_mac"], group["vf_match"])):
-            lines.append(_rule(mac, ['ENV{ID_NET_DRIVER}=="%s"' % "|".join(drivers)], nm_off, networkd_off, silent))
+        # the VF as the kernel would pair it: any physical device with its MAC but the PV (upper_config.port_role)
+        for mac, match in ((group["mac"], ['ENV{ID_NET_DRIVER}=="%s"' % group["pv_driver"]]),
+                           (group["vf_mac"], other_physical_rule(group["pv_driver"]))):
+            lines.append(_rule(mac, match, nm_off, networkd_off, silent))
         speed = TEAM_PV_SPEED.get(group["pv_driver"]) if model == "team" else None
         if speed:
             lines.append('ENV{ID_NET_DRIVER}=="%s", ATTR{address}=="%s", RUN+="%s -s $name speed %d duplex full"'
                          % (group["pv_driver"], group["mac"], ETHTOOL, speed))
         files[link_path(group["pv_name"])] = _link(
-            group["pv_name"], group["mac"], [group["pv_driver"]], "%s port (PV) of %s" % (model, group["name"]))
+            group["pv_name"], _mac_driver(group["mac"], group["pv_driver"]), "%s port (PV) of %s" % (model, group["name"]))
         files[link_path(group["vf_name"])] = _link(
-            group["vf_name"], group["vf_mac"], group["vf_match"], "%s port (VF) of %s" % (model, group["name"]))
+            group["vf_name"], other_physical_match(group["vf_mac"], group["pv_driver"]),
+            "%s port (VF) of %s: any physical device with its MAC but the PV, whatever its driver" % (model, group["name"]))
     lines.append("")
     lines.append('LABEL="guestnet_failover_end"')
     if groups:

@@ -19,6 +19,21 @@ import json
 # the driver of a kernel-paired group's upper device, by model (its lowers share its MAC)
 UPPER_DRIVER = {"net_failover": "net_failover", "netvsc": "hv_netvsc"}
 
+
+
+def port_role(pv_driver, drv):
+    """"pv" or "vf" for a physical device with a bond/team group's MAC and driver ``drv``; None for a virtual one.
+
+    Matched as the kernel pairs a net_failover group: the PV by its driver, the VF as any other physical device
+    with the MAC. ``vf_drivers`` find a group at discovery, but a VF that comes back as another NIC model (a
+    migration to a host with other hardware) is still the group's VF: left out, a network stack would configure
+    it as a second device with the MAC.
+    """
+    if drv is None or drv in UPPER_DRIVER.values():
+        return None
+    return "pv" if drv == pv_driver else "vf"
+
+
 # teamd's activebackup runner picks the best port with "prio > best OR speed > best": virtio_net reports
 # SPEED_UNKNOWN (0xffffffff Mb/s), so the PV outranks the VF whatever their prios and the team never moves
 # back to the VF. Giving the PV a known low speed before teamd sees it (ethtool, speed is cosmetic on

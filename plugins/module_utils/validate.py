@@ -365,7 +365,9 @@ def check_discovered(groups, field="groups"):
 
 
 def check_announce_group(group, field):
-    """An announcer group {upper, mac, model, pv_driver, vf_drivers, rejoin}, checked (its renderer and the guest's watcher).
+    """An announcer group {upper, mac, model, pv_driver, rejoin}, checked (its renderer and the guest's watcher).
+
+    No VF drivers: the watcher takes any other physical device with the MAC as the VF (``upper_config.port_role``).
 
     ``rejoin`` (default true): the watcher puts a re-plugged bond/team port back itself. False where NetworkManager
     owns the upper: its port profiles re-attach the lower, a second agent enslaving it makes the two fight.
@@ -380,13 +382,9 @@ def check_announce_group(group, field):
     # the kernel names net_failover/netvsc uppers (no name wanted): the announcer finds them by MAC
     if upper is not None or model not in ("net_failover", "netvsc"):
         check_ifname(upper, "%s.upper: invalid upper device name %r for %s" % (field, upper, mac), kernel=True)
-    vf_drivers = group.get("vf_drivers") or []
-    if not isinstance(vf_drivers, list):
-        raise ConfigError("%s.vf_drivers: expected a list of driver names" % field)
-    for drv in [d for d in [group.get("pv_driver")] + list(vf_drivers) if d]:
-        check_driver(drv, "%s: invalid driver name %r for %s" % (field, drv, mac))
+    if group.get("pv_driver") is not None:
+        check_driver(group["pv_driver"], "%s: invalid driver name %r for %s" % (field, group["pv_driver"], mac))
     rejoin = group.get("rejoin", True)
     if not isinstance(rejoin, bool):
         raise ConfigError("%s.rejoin: expected true or false, got %r" % (field, rejoin))
-    return {"upper": upper, "mac": mac, "model": model, "pv_driver": group.get("pv_driver"), "vf_drivers": list(vf_drivers),
-            "rejoin": rejoin}
+    return {"upper": upper, "mac": mac, "model": model, "pv_driver": group.get("pv_driver"), "rejoin": rejoin}

@@ -37,6 +37,10 @@ options:
       - Keys C(name), C(model) (C(net_failover), C(netvsc), C(bond), C(team)), C(mac) (the PV's permanent MAC),
         C(pv_driver), C(vf_drivers), C(ipv4) (C(method) C(dhcp), C(static) or C(disabled), C(addresses), C(gateway)),
         C(ipv6) (C(method) C(auto), C(static) or C(disabled), C(addresses), C(gateway)), C(dns).
+      - C(vf_drivers) tell the VF from the PV when groups are found. The files match a bond or team VF as any
+        physical device with its permanent MAC but the PV, whatever its driver (as the kernel pairs net_failover
+        lowers), so a VF that comes back as another NIC model is still a port and never a second device with the
+        MAC; only netplan, which cannot negate a driver match, matches the VF port on C(vf_drivers).
       - Bond and team groups also take C(vf_mac_settable) (default true; false selects C(fail_over_mac=active)
         and C(hwaddr_policy=by_active)), C(vf_mac) (default C(mac)), C(pv_name) and C(vf_name) (port names,
         default C(name) + C(pv) / C(vf)), and C(bond) (C(miimon), C(updelay), C(downdelay), C(arp_interval),

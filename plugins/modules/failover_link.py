@@ -42,8 +42,9 @@ options:
     description:
       - Desired groups as produced by the P(guestnet.failover.desired_groups#filter) filter and accepted by
         M(guestnet.failover.failover_config); validated by the same layer.
-      - The PV is the device with the group's permanent MAC and C(pv_driver), the VF the one with
-        the MAC and one of C(vf_drivers); names are never used to find them.
+      - The PV is the device with the group's permanent MAC and C(pv_driver), the VF any other physical device
+        with the MAC, whatever its driver (as the kernel pairs net_failover lowers: a VF that comes back as another
+        NIC model is still the group's VF); names are never used to find them.
       - C(ipv4) and C(ipv6) with C(method=static) put exactly those addresses (and the
         default route via C(gateway)) on the upper; otherwise the addresses found on the upper and its
         lowers are kept or moved to the upper, with their remaining lifetimes.

@@ -403,7 +403,11 @@ def check_udev(files, groups, all_files):
                 assert values(one(link, "Match"), "Driver")[0] in ("!net_failover", "!hv_netvsc")
             else:
                 assert len(name) == 1 and path.endswith("-%s.link" % name[0])
-                assert values(one(link, "Match"), "MACAddress")[0] in macs
+                match = one(link, "Match")
+                if values(match, "PermanentMACAddress"):  # a bond/team VF: any physical device with its MAC but the PV
+                    assert values(match, "PermanentMACAddress")[0] in macs and values(match, "Driver")[0].startswith("!")
+                else:
+                    assert values(match, "MACAddress")[0] in macs
 
 
 @given(scenario())

@@ -81,6 +81,15 @@ def test_resolve_by_mac_and_driver_not_name():
     assert res == {"upper": "bond0", "pv": "enp1s0", "vf": "enp2s0", "upper_exists": False, "model": "bond"}
 
 
+def test_resolve_takes_a_vf_of_another_driver_as_the_kernel_pairs():
+    """A VF back as another NIC model (e1000 after e1000e, in no vf_drivers list) is still the group's VF; a
+    virtual device with the MAC (a VLAN, kind set) is never a port."""
+    state = pair_state()
+    state["links"]["enp2s0"].update(driver="e1000", device_driver="e1000")
+    state["links"]["vlan7"] = link("vlan7", 8, kind="vlan", perm=None)
+    assert link_plan.resolve(state, group(vf_drivers=["mlx5_core"]))["vf"] == "enp2s0"
+
+
 def test_resolve_vf_absent_is_fine_pv_absent_is_not():
     state = pair_state()
     del state["links"]["enp2s0"]

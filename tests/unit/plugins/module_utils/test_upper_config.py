@@ -114,3 +114,13 @@ def test_upper_driver_map_is_the_one_the_renderers_use():
     )
     for module in (render_netplan, render_networkd, render_networkmanager, render_udev):
         assert module.UPPER_DRIVER is upper_config.UPPER_DRIVER
+
+
+def test_port_role_pairs_like_the_kernel():
+    """The PV by its driver; the VF is any other physical device with the MAC, whatever its driver; a virtual
+    device (no driver) and an upper are no port."""
+    assert upper_config.port_role("virtio_net", "virtio_net") == "pv"
+    assert upper_config.port_role("virtio_net", "e1000e") == "vf"
+    assert upper_config.port_role("virtio_net", "e1000") == "vf"
+    assert upper_config.port_role("virtio_net", None) is None
+    assert upper_config.port_role("virtio_net", "net_failover") is None

@@ -15,6 +15,6 @@ install() {
     done
     # initdir is dracut's staging directory
     # shellcheck disable=SC2154
-    mkdir -p "${initdir}/etc" && printf '%s\n' 'initramfs files of guestnet.failover (its dracut module): udev rules and .link files' 'sha256 88d921bde96648b1dcee1404c14ffa4c98cccd4fc5142b351cae3df5b9c6e301' > "${initdir}/etc/guestnet-failover.initramfs"
+    mkdir -p "${initdir}/etc" && printf '%s\n' 'initramfs files of guestnet.failover (its dracut module): udev rules and .link files' 'sha256 5f478530973e423535fab63374b7645d07fc4e78a286123ca6ee801c26fb28c9' > "${initdir}/etc/guestnet-failover.initramfs"
     return 0
 }
