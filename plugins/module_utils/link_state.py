@@ -8,9 +8,11 @@
 """
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
+import sys
 
 from ansible_collections.guestnet.failover.plugins.module_utils import netdev_read
 from ansible_collections.guestnet.failover.plugins.module_utils.netdev_read import read_text
@@ -131,3 +133,16 @@ def annotate_team(state, upper):
         link["teamd_config"] = conf
         link["teamd_running"] = running
     return state
+
+
+def main(teams):
+    """Print one snapshot (teams annotated) as JSON: scripts/capture_runtime_state.py captures lab guests with it."""
+    with netdev_read.IPRoute() as ipr:
+        state = read_state(ipr)
+    for upper in teams:
+        annotate_team(state, upper)
+    print(json.dumps(state, indent=1, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
