@@ -43,7 +43,7 @@ options:
       - Desired groups as produced by the P(guestnet.failover.desired_groups#filter) filter and accepted by
         M(guestnet.failover.failover_config); validated by the same layer.
       - The PV is the device with the group's permanent MAC and C(pv_driver), the VF any other physical device
-        with the MAC, whatever its driver (as the kernel pairs net_failover lowers: a VF that comes back as another
+        with the MAC, whatever its driver, as the kernel pairs net_failover lowers (a VF that comes back as another
         NIC model is still the group's VF); names are never used to find them.
       - C(ipv4) and C(ipv6) with C(method=static) put exactly those addresses (and the
         default route via C(gateway)) on the upper; otherwise the addresses found on the upper and its
