@@ -141,7 +141,7 @@ def main(teams):
         state = read_state(ipr)
     for upper in teams:
         annotate_team(state, upper)
-    print(json.dumps(state, indent=1, sort_keys=True))
+    sys.stdout.write(json.dumps(state, indent=1, sort_keys=True) + "\n")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,6 @@ import json
 UPPER_DRIVER = {"net_failover": "net_failover", "netvsc": "hv_netvsc"}
 
 
-
 def port_role(pv_driver, drv):
     """"pv" or "vf" for a physical device with a bond/team group's MAC and driver ``drv``; None for a virtual one.
 
