@@ -20,7 +20,10 @@ options:
     description: C(ansible_facts.virtualization_type).
     type: str
   system_vendor:
-    description: C(ansible_facts.system_vendor) (DMI).
+    description: DMI vendor (C(ansible_facts.system_vendor), or C(platform.system_vendor) of the discovery fact).
+    type: str
+  product_name:
+    description: DMI product (C(ansible_facts.product_name), or C(platform.product_name) of the discovery fact).
     type: str
 """
 
@@ -40,10 +43,10 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.guestnet.failover.plugins.module_utils.desired import detect_flavour
 
 
-def _flavour(groups, virtualization_type=None, system_vendor=None):
+def _flavour(groups, virtualization_type=None, system_vendor=None, product_name=None):
     if not isinstance(groups, list):
         raise AnsibleFilterError("flavour expects a list of groups, got %s" % type(groups).__name__)
-    return detect_flavour(groups, virtualization_type, system_vendor)
+    return detect_flavour(groups, virtualization_type, system_vendor, product_name)
 
 
 class FilterModule:

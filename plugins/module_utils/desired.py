@@ -36,8 +36,17 @@ def _addressing(mac, ipv4, ipv6, no_address_macs):
     return dict(ipv4 or {"method": "dhcp"}), dict(ipv6 or {"method": "auto"})
 
 
-def detect_flavour(groups, virtualization_type=None, system_vendor=None):
-    """Pick the role for a host: the kernel's pairing wins over DMI and virtualisation facts."""
+# DMI values Ansible's virtual facts read as KVM (ansible.module_utils.facts.virtual.linux), lowercased
+KVM_PRODUCTS = ("kvm", "kvm server", "bochs", "ahv")
+KVM_VENDORS = ("qemu", "google")
+
+
+def detect_flavour(groups, virtualization_type=None, system_vendor=None, product_name=None):
+    """Pick the role for a host: the kernel's pairing wins over DMI and virtualisation facts.
+
+    ``virtualization_type`` is Ansible's fact when gathered; DMI's vendor and product (netdev_facts ``platform``)
+    decide alone otherwise.
+    """
     models = {g.get("model") for g in groups or []}
     if "netvsc" in models:
         return "hyperv"
@@ -47,7 +56,7 @@ def detect_flavour(groups, virtualization_type=None, system_vendor=None):
     vendor = (system_vendor or "").lower()
     if virt == "hyperv" or "microsoft" in vendor:
         return "hyperv"
-    if virt in ("kvm", "qemu"):
+    if virt in ("kvm", "qemu") or vendor in KVM_VENDORS or (product_name or "").lower() in KVM_PRODUCTS:
         return "kvm"
     return "generic"
 

@@ -17,6 +17,7 @@ import fcntl
 import json
 import os
 import re
+import shutil
 import socket
 import struct
 import traceback
@@ -385,21 +386,46 @@ def networkd_state(links, run_root="/run"):
     return states, leases
 
 
-def nm_managed(run_command, link_names):
-    """Ask nmcli which devices NetworkManager manages; None when nmcli is unusable."""
+def nm_devices(run_command, link_names):
+    """Ask nmcli once which devices NetworkManager manages and which profile each connected one runs.
+
+    Returns ``({name: managed}, {name: connection id})``, or ``(None, None)`` when nmcli is unusable. The
+    connection ids let a rerun see that NetworkManager already runs the collection's profiles without asking again.
+    """
     try:
-        rc, out, _err = run_command(["nmcli", "-t", "-f", "DEVICE,STATE", "device"])
+        rc, out, _err = run_command(["nmcli", "-t", "-f", "DEVICE,STATE,CONNECTION", "device"])
     except (OSError, ValueError):
-        return None
+        return None, None
     if rc != 0:
-        return None
-    states = {}
+        return None, None
+    wanted = set(link_names)
+    managed, connections = {}, {}
     for line in out.splitlines():
-        dev, _sep, state = line.rpartition(":")
-        dev = dev.replace("\\:", ":")
-        if dev:
-            states[dev] = state
-    return dict((n, states[n] not in ("unmanaged", "unavailable")) for n in link_names if n in states)
+        # terse mode escapes ":" and "\" inside fields; a device name has neither, a state has no ":"
+        dev, _sep, rest = line.partition(":")
+        state, _sep, connection = rest.partition(":")
+        if dev not in wanted:
+            continue
+        managed[dev] = state not in ("unmanaged", "unavailable")
+        if state == "connected" and connection:
+            connections[dev] = connection.replace("\\:", ":").replace("\\\\", "\\")
+    return managed, connections
+
+
+def platform(sysfs_root="/sys"):
+    """DMI vendor and product, the first thing Ansible's virtual facts read: the flavour needs no setup call."""
+    dmi = os.path.join(sysfs_root, "class", "dmi", "id")
+    return {"system_vendor": read_text(os.path.join(dmi, "sys_vendor")),
+            "product_name": read_text(os.path.join(dmi, "product_name"))}
+
+
+# what a team needs on the target besides pyroute2 (the roles install the packages when one is missing)
+TEAM_TOOLS = ("teamd", "ethtool")
+
+
+def tools():
+    """Whether each program of TEAM_TOOLS is on the module's PATH."""
+    return dict((name, shutil.which(name) is not None) for name in TEAM_TOOLS)
 
 
 def legacy_files(etc_root="/"):
@@ -483,9 +509,10 @@ def capture_here(sysfs_root="/sys", run_command=None, probe_managers=True, etc_r
     procs = processes(netns_inode=netns_inode)
     dhcp = dhcp_clients(procs, names)
     managers = {"NetworkManager": None, "networkd": None}
+    nm_connections = None
     if probe_managers and host_netns:
         if run_command is not None and _is_running(procs, "NetworkManager"):
-            managers["NetworkManager"] = nm_managed(run_command, names)
+            managers["NetworkManager"], nm_connections = nm_devices(run_command, names)
         if _is_running(procs, "systemd-networkd"):
             states, leases = networkd_state(links, run_root)
             managers["networkd"] = states
@@ -496,6 +523,7 @@ def capture_here(sysfs_root="/sys", run_command=None, probe_managers=True, etc_r
     return {
         "links": links,
         "managers": managers,
+        "nm_connections": nm_connections,
         "dhcp_clients": dhcp,
         "legacy": legacy_files(etc_root) if host_netns else [],
     }

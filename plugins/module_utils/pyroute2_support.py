@@ -24,5 +24,6 @@ def require_pyroute2(module):
         interpreter = probe_interpreters_for_module(SYSTEM_PYTHONS, "pyroute2")
         if interpreter:
             respawn_module(interpreter)
+    # missing_libraries: the roles install the package and run the module again (roles/apply/tasks/discover.yml)
     module.fail_json(msg="%s %s" % (missing_required_lib("pyroute2"), DISTRO_HINT),
-                     exception=str(netdev_read.PYROUTE2_IMPORT_ERROR))
+                     exception=str(netdev_read.PYROUTE2_IMPORT_ERROR), missing_libraries=["pyroute2"])

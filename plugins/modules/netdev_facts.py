@@ -173,6 +173,14 @@ ansible_facts:
           returned: always
           type: dict
           sample: {NetworkManager: null, networkd: {eth0: configured, eth0nsby: unmanaged}}
+        nm_connections:
+          description:
+            - Per device NetworkManager has connected, the id of the profile it runs (from the same nmcli call as
+              C(managers)); null when NetworkManager is not running.
+            - Lets the roles see that NetworkManager already runs the collection's profiles without asking again.
+          returned: always
+          type: dict
+          sample: {bond0: guestnet-failover-bond0, bond0pv: guestnet-failover-bond0-pv}
         dhcp_clients:
           description: Device name to the DHCP clients whose command line names it.
           returned: always
@@ -184,6 +192,18 @@ ansible_facts:
           type: list
           elements: dict
           sample: []
+        platform:
+          description:
+            - DMI C(system_vendor) and C(product_name) of the host (null when unreadable), what
+              P(guestnet.failover.flavour#filter) decides from when no kernel pairing tells; no C(setup) call needed.
+          returned: always
+          type: dict
+          sample: {system_vendor: QEMU, product_name: "Standard PC (Q35 + ICH9, 2009)"}
+        tools:
+          description: Whether C(teamd) and C(ethtool), which a team needs, are on the PATH.
+          returned: always
+          type: dict
+          sample: {teamd: false, ethtool: true}
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -208,8 +228,11 @@ def discover(module):
         "findings": found,
         "summary": summary(found),
         "managers": capture.get("managers") or {},
+        "nm_connections": capture.get("nm_connections"),
         "dhcp_clients": capture.get("dhcp_clients") or {},
         "legacy": capture.get("legacy") or [],
+        "platform": netdev_read.platform(params["sysfs_root"]),
+        "tools": netdev_read.tools(),
     }
     if params["include_links"]:
         fact["links"] = capture["links"]

@@ -65,6 +65,9 @@ def test_bad_flavour_or_fallback(flavour, fallback):
 
 @pytest.mark.parametrize("groups, virt, vendor, expected", [
     ([NETVSC], None, None, "hyperv"),
+    ([UNPAIRED], None, "QEMU", "kvm"),  # DMI alone (netdev_facts platform, no setup call): the lab's q35 guests
+    ([UNPAIRED], None, "Google", "kvm"),
+    ([UNPAIRED], None, None, "generic"),
     ([TRIPLET], "kvm", "QEMU", "kvm"),
     ([], "hyperv", None, "hyperv"),
     ([], None, "Microsoft Corporation", "hyperv"),
@@ -74,6 +77,11 @@ def test_bad_flavour_or_fallback(flavour, fallback):
 ])
 def test_detect_flavour(groups, virt, vendor, expected):
     assert detect_flavour(groups, virt, vendor) == expected
+
+
+def test_detect_flavour_from_the_dmi_product():
+    assert detect_flavour([UNPAIRED], None, "Red Hat", "KVM") == "kvm"
+    assert detect_flavour([UNPAIRED], None, "Red Hat", "RHEL") == "generic"
 
 
 def test_declared_macs_for_image_builds_take_the_flavour_model_and_driver():

@@ -42,7 +42,8 @@ def test_facts_layout(monkeypatch, capsys):
     result = run_module(monkeypatch, capsys, {})
     fact = result["ansible_facts"]["guestnet_failover"]
     assert result["changed"] is False and not result.get("failed")
-    assert set(fact) == {"netns", "links", "groups", "findings", "summary", "managers", "dhcp_clients", "legacy"}
+    assert set(fact) == {"netns", "links", "groups", "findings", "summary", "managers", "nm_connections", "dhcp_clients", "legacy",
+                         "platform", "tools"}
     assert [g["upper"] for g in fact["groups"]] == ["enp1s0"]
     assert fact["summary"] == {"error": 2, "warning": 1, "info": 0}
     assert "LOWER_HAS_ADDRESS" in [f["code"] for f in fact["findings"]]
@@ -80,6 +81,18 @@ def test_missing_pyroute2_names_the_distro_package(monkeypatch, capsys):
     assert result["failed"] is True
     assert "Failed to import the required Python library (pyroute2)" in result["msg"]
     assert "python3-pyroute2" in result["msg"]
+    # the roles install the package when the failure names the library (roles/apply/tasks/discover.yml)
+    assert result["missing_libraries"] == ["pyroute2"]
+
+
+def test_platform_and_tools(tmp_path, monkeypatch):
+    """DMI as a q35 lab guest shows it (/sys/class/dmi/id), unreadable files as null; tools from the PATH."""
+    dmi = tmp_path / "class" / "dmi" / "id"
+    dmi.mkdir(parents=True)
+    (dmi / "sys_vendor").write_text("QEMU\n")
+    assert netdev_read.platform(str(tmp_path)) == {"system_vendor": "QEMU", "product_name": None}
+    monkeypatch.setattr(netdev_read.shutil, "which", lambda name: "/usr/sbin/ethtool" if name == "ethtool" else None)
+    assert netdev_read.tools() == {"teamd": False, "ethtool": True}
 
 
 # ---------------------------------------------------------------- read adapter pieces
@@ -204,11 +217,17 @@ def test_networkd_state_files(tmp_path):
     assert leases == ["eth0"]
 
 
-def test_nm_managed_parses_terse_output():
-    out = "enp1s0:connected\nenp1s0nsby:unmanaged\nenp2s0:disconnected\nlo:unmanaged\n"
-    assert netdev_read.nm_managed(lambda cmd: (0, out, ""), ["enp1s0", "enp1s0nsby", "enp2s0", "mgmt0"]) == {
-        "enp1s0": True, "enp1s0nsby": False, "enp2s0": True}
-    assert netdev_read.nm_managed(lambda cmd: (8, "", "NetworkManager is not running"), ["enp1s0"]) is None
+def test_nm_devices_parses_terse_output():
+    """nmcli -t -f DEVICE,STATE,CONNECTION device as NetworkManager 1.42 prints it (pv-vf-pair guest after site.yml,
+    plus a profile id with an escaped colon)."""
+    out = ("bond0:connected:guestnet-failover-bond0\nbond0pv:connected:guestnet-failover-bond0-pv\n"
+           "enp1s0:connecting (getting IP configuration):Wired connection 1\nenp2s0:disconnected:\n"
+           "eth9:connected:a\\:b\nlo:unmanaged:\nmgmt0:unmanaged:\n")
+    managed, connections = netdev_read.nm_devices(lambda cmd: (0, out, ""), ["bond0", "bond0pv", "enp1s0", "enp2s0", "eth9", "mgmt0"])
+    assert managed == {"bond0": True, "bond0pv": True, "enp1s0": True, "enp2s0": True, "eth9": True, "mgmt0": False}
+    # only connected devices name their profile
+    assert connections == {"bond0": "guestnet-failover-bond0", "bond0pv": "guestnet-failover-bond0-pv", "eth9": "a:b"}
+    assert netdev_read.nm_devices(lambda cmd: (8, "", "NetworkManager is not running"), ["enp1s0"]) == (None, None)
 
 
 def test_legacy_rule_files(tmp_path):
