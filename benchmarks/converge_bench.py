@@ -84,6 +84,9 @@ def write_inventory(path, name, inst):
 def run_playbook(outdir, label, inventory, playbook, env):
     """Run ansible-playbook once; return (seconds, recap dict); the log goes to outdir."""
     cmd = [ANSIBLE_PLAYBOOK, "-i", inventory, playbook]
+    # per task wall time (benchmarks/callback_plugins/task_timer.py): where the seconds go
+    env = dict(env, ANSIBLE_CALLBACK_PLUGINS=os.path.join(ROOT, "benchmarks", "callback_plugins"),
+               ANSIBLE_CALLBACKS_ENABLED="task_timer", TASK_TIMER_FILE=os.path.join(outdir, "%s-tasks.jsonl" % label))
     started = time.monotonic()
     proc = subprocess.run(cmd, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                           timeout=1800, check=False)
@@ -95,6 +98,16 @@ def run_playbook(outdir, label, inventory, playbook, env):
     match = RECAP_RE.search(proc.stdout)
     recap = dict(zip(("ok", "changed", "unreachable", "failed", "skipped"), map(int, match.groups()))) if match else {}
     return seconds, recap
+
+
+def slowest_tasks(outdir, label, count=6):
+    """The run's slowest tasks as "seconds name" strings (from task_timer's JSON lines)."""
+    try:
+        with open(os.path.join(outdir, "%s-tasks.jsonl" % label)) as handle:
+            tasks = [json.loads(line) for line in handle]
+    except OSError:
+        return []
+    return ["%.1f %s" % (t["seconds"], t["task"]) for t in sorted(tasks, key=lambda t: -t["seconds"])[:count]]
 
 
 def bond_state(name, pv_mac):
@@ -140,8 +153,9 @@ def measure(tool, args, outdir, collections, lsr_roles):
     result = {"tool": tool, "pv": pv, "vf": vf, "pv_mac": pv_mac, "load_before": os.getloadavg()}
     for run in ("first", "rerun"):
         seconds, recap = run_playbook(outdir, "%s-%s" % (tool, run), inventory, playbook, env)
-        result[run] = {"seconds": round(seconds, 1), "recap": recap}
-        say(tool, run, "%.1fs" % seconds, recap)
+        result[run] = {"seconds": round(seconds, 1), "recap": recap,
+                       "slowest": slowest_tasks(outdir, "%s-%s" % (tool, run))}
+        say(tool, run, "%.1fs" % seconds, recap, "slowest:", "; ".join(result[run]["slowest"]))
     result["bond"] = bond_state(name, pv_mac)
     result["load_after"] = os.getloadavg()
     say(tool, "bond", result["bond"])
