@@ -5,7 +5,7 @@
 Two runs at once would interleave their writes, reloads and initramfs work. On the running system the lock is
 ``/run/guestnet-failover.lock`` (tmpfs: gone with the boot, never in an image); under an image root it is the
 root directory itself (flock on its fd), so nothing is written into the image for it. The second run waits for
-the first, up to a timeout, then fails with a message naming the lock and the holder's pid when known.
+the first, up to a timeout, then fails with a message naming the lock and the holder's pid when it is known and alive.
 """
 from __future__ import annotations
 
@@ -23,11 +23,17 @@ class Busy(Exception):
     """Another run held the lock for longer than the timeout."""
 
 
-def _holder(fd):
+def _holder(fd, proc="/proc"):
+    """The text " (pid N)" naming the run recorded in the lock file while that process lives, else "".
+
+    A holder that is not a guestnet.failover run (flock(1), an admin's script) writes nothing, so the recorded pid
+    may be an earlier run's that is gone: naming it would mislead (reliability run 1).
+    """
     try:
-        return os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+        pid = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
     except OSError:
         return ""
+    return " (pid %s)" % pid if pid.isdigit() and os.path.exists(os.path.join(proc, pid)) else ""
 
 
 @contextlib.contextmanager
@@ -49,9 +55,8 @@ def held(root, timeout, live_lock=None, clock=time.monotonic, pause=time.sleep):
                 break
             except BlockingIOError:
                 if clock() >= deadline:
-                    pid = _holder(fd) if live else ""
                     raise Busy("another guestnet.failover run holds %s%s; waited %d s (lock_timeout)"
-                               % (shown, " (pid %s)" % pid if pid else "", timeout))
+                               % (shown, _holder(fd) if live else "", timeout))
                 pause(POLL_SECONDS)
         if live:
             os.ftruncate(fd, 0)

@@ -64,6 +64,20 @@ def test_live_lock_file_names_the_holder(tmp_path, monkeypatch):
     assert str(lock) in str(err.value) and "(pid %d)" % os.getpid() in str(err.value)
 
 
+def test_a_gone_pid_is_not_named(tmp_path):
+    """Another tool holds the lock (flock(1)) and the file still records an earlier run's pid, now gone."""
+    proc = tmp_path / "proc"
+    (proc / "4242").mkdir(parents=True)
+    lock = tmp_path / "lock"
+    for recorded, shown in (("4242\n", " (pid 4242)"), ("1819\n", ""), ("", ""), ("x y\n", "")):
+        lock.write_text(recorded)
+        fd = os.open(str(lock), os.O_RDONLY)
+        try:
+            assert runlock._holder(fd, str(proc)) == shown
+        finally:
+            os.close(fd)
+
+
 def test_failover_config_refuses_while_another_run_holds_the_root(tmp_path):
     other = _hold_dir(tmp_path)
     try:
