@@ -95,11 +95,11 @@ def test_a_second_run_waits_for_the_lock_then_fails_naming_it(module_run, monkey
     monkeypatch.setattr(link_apply, "run", lambda *a, **kw: applied.append(1) or fake_result())
     fd = os.open(runlock.LIVE_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        os.pwrite(fd, b"4242\n", 0)
+        os.pwrite(fd, b"%d\n" % os.getpid(), 0)  # a live holder is named
         fcntl.flock(fd, fcntl.LOCK_EX)
         out = module_run({"groups": [GROUP], "lock_timeout": 0})
     finally:
         os.close(fd)
     assert out["failed"] and not out["changed"] and applied == []
-    assert runlock.LIVE_LOCK in out["msg"] and "pid 4242" in out["msg"] and "lock_timeout" in out["msg"]
+    assert runlock.LIVE_LOCK in out["msg"] and "pid %d" % os.getpid() in out["msg"] and "lock_timeout" in out["msg"]
     assert module_run({"groups": [GROUP]})["changed"] and applied == [1]
