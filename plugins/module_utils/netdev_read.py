@@ -17,7 +17,6 @@ import fcntl
 import json
 import os
 import re
-import shutil
 import socket
 import struct
 import traceback
@@ -410,22 +409,6 @@ def nm_devices(run_command, link_names):
         if state == "connected" and connection:
             connections[dev] = connection.replace("\\:", ":").replace("\\\\", "\\")
     return managed, connections
-
-
-def platform(sysfs_root="/sys"):
-    """DMI vendor and product, the first thing Ansible's virtual facts read: the flavour needs no setup call."""
-    dmi = os.path.join(sysfs_root, "class", "dmi", "id")
-    return {"system_vendor": read_text(os.path.join(dmi, "sys_vendor")),
-            "product_name": read_text(os.path.join(dmi, "product_name"))}
-
-
-# what a team needs on the target besides pyroute2 (the roles install the packages when one is missing)
-TEAM_TOOLS = ("teamd", "ethtool")
-
-
-def tools():
-    """Whether each program of TEAM_TOOLS is on the module's PATH."""
-    return dict((name, shutil.which(name) is not None) for name in TEAM_TOOLS)
 
 
 def legacy_files(etc_root="/"):

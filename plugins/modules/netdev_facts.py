@@ -192,6 +192,14 @@ ansible_facts:
           type: list
           elements: dict
           sample: []
+        ifenslave_hooks:
+          description:
+            - SHA-1 of each of ifenslave's post-down hook, its diverted original (C(ifenslave.distrib)) and
+              NetworkManager's C(01-ifupdown) dispatcher that are present, by file name; null for a named netns.
+            - What the apply role's ifenslave guard decides from (Debian bug 982841), read with discovery.
+          returned: always
+          type: dict
+          sample: {ifenslave: 0beec7b5ea3f0fdbc95d0dd47f3c5bc275da8a33, 01-ifupdown: 62cdb7020ff920e5aa642c3d4066950dd1f01f4d}
         platform:
           description:
             - DMI C(system_vendor) and C(product_name) of the host (null when unreadable), what
@@ -208,7 +216,7 @@ ansible_facts:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.guestnet.failover.plugins.module_utils import netdev_read
+from ansible_collections.guestnet.failover.plugins.module_utils import host_read, netdev_read
 from ansible_collections.guestnet.failover.plugins.module_utils.classify import groups as classify_groups
 from ansible_collections.guestnet.failover.plugins.module_utils.findings import evaluate, summary
 from ansible_collections.guestnet.failover.plugins.module_utils.pyroute2_support import require_pyroute2
@@ -231,8 +239,10 @@ def discover(module):
         "nm_connections": capture.get("nm_connections"),
         "dhcp_clients": capture.get("dhcp_clients") or {},
         "legacy": capture.get("legacy") or [],
-        "platform": netdev_read.platform(params["sysfs_root"]),
-        "tools": netdev_read.tools(),
+        # the host's, also when a netns is read: the roles decide from them (host_read)
+        "ifenslave_hooks": host_read.ifenslave_hooks() if params["netns"] is None else None,
+        "platform": host_read.platform(params["sysfs_root"]),
+        "tools": host_read.tools(),
     }
     if params["include_links"]:
         fact["links"] = capture["links"]

@@ -2,6 +2,7 @@
 """Module and read-adapter unit tests (no netlink: the capture is mocked or fed fake messages)."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
@@ -10,7 +11,7 @@ import pytest
 
 from ansible.module_utils import basic
 from ansible.module_utils.common.text.converters import to_bytes
-from ansible_collections.guestnet.failover.plugins.module_utils import netdev_read, pyroute2_support
+from ansible_collections.guestnet.failover.plugins.module_utils import host_read, netdev_read, pyroute2_support
 from ansible_collections.guestnet.failover.plugins.modules import netdev_facts
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "fixtures", "captures")
@@ -42,8 +43,8 @@ def test_facts_layout(monkeypatch, capsys):
     result = run_module(monkeypatch, capsys, {})
     fact = result["ansible_facts"]["guestnet_failover"]
     assert result["changed"] is False and not result.get("failed")
-    assert set(fact) == {"netns", "links", "groups", "findings", "summary", "managers", "nm_connections", "dhcp_clients", "legacy",
-                         "platform", "tools"}
+    assert set(fact) == {"netns", "links", "groups", "findings", "summary", "managers", "nm_connections",
+                         "dhcp_clients", "legacy", "ifenslave_hooks", "platform", "tools"}
     assert [g["upper"] for g in fact["groups"]] == ["enp1s0"]
     assert fact["summary"] == {"error": 2, "warning": 1, "info": 0}
     assert "LOWER_HAS_ADDRESS" in [f["code"] for f in fact["findings"]]
@@ -90,9 +91,21 @@ def test_platform_and_tools(tmp_path, monkeypatch):
     dmi = tmp_path / "class" / "dmi" / "id"
     dmi.mkdir(parents=True)
     (dmi / "sys_vendor").write_text("QEMU\n")
-    assert netdev_read.platform(str(tmp_path)) == {"system_vendor": "QEMU", "product_name": None}
-    monkeypatch.setattr(netdev_read.shutil, "which", lambda name: "/usr/sbin/ethtool" if name == "ethtool" else None)
-    assert netdev_read.tools() == {"teamd": False, "ethtool": True}
+    assert host_read.platform(str(tmp_path)) == {"system_vendor": "QEMU", "product_name": None}
+    monkeypatch.setattr(host_read.shutil, "which", lambda name: "/usr/sbin/ethtool" if name == "ethtool" else None)
+    assert host_read.tools() == {"teamd": False, "ethtool": True}
+
+
+def test_ifenslave_hooks(tmp_path):
+    """The files of the ifenslave guard by name with their SHA-1 (what the role compares with its guard's), a dangling
+    link as unreadable; absent ones are left out."""
+    hooks = tmp_path / "etc" / "network" / "if-post-down.d"
+    hooks.mkdir(parents=True)
+    (hooks / "ifenslave").write_text("guard\n")
+    (hooks / "ifenslave.distrib").symlink_to(tmp_path / "gone")
+    assert host_read.ifenslave_hooks(str(tmp_path)) == {
+        "ifenslave": hashlib.sha1(b"guard\n").hexdigest(),
+        "ifenslave.distrib": ""}
 
 
 # ---------------------------------------------------------------- read adapter pieces
