@@ -252,7 +252,7 @@ class Suite:
     def killed_in_guest(self, name, label, extra, phase):
         """site.yml with its module SIGKILLed in the guest at `phase` (KILL_PHASES); the controller is left alone."""
         want, cond = KILL_PHASES[phase]
-        delay = round(random.uniform(0, 2.5 if want == 1 else 1.0), 2)
+        delay = round(random.uniform(0, 2.5 if want == 1 else 0.3), 2)  # failover_link holds the lock well under 1 s
         script = "WANT=%d D=%s COND=%s\n%s" % (want, delay, shlex.quote(cond), KILLER)
         lab("ssh", name, ": > /run/guestnet-failover.lock", check=False)  # no pid of an earlier run in it
         killer = {}
@@ -276,7 +276,7 @@ class Suite:
         clean = self.leftovers(name)
         self.record(model, "guestkill", {"step": "clean converge (reference)", "reference": clean, "problems": []})
         runs = [(phase, ref) for phase in self.args.kill_phases for ref in (self.args.ref_before, None)
-                if ref is None or (ref and KILL_PHASES[phase][0] == 1)]
+                if ref is None or (ref and phase == "config-reloads")]  # the phase the owed-reloads fix is about
         current = self.collections
         try:
             for phase, ref in runs:
