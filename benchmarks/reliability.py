@@ -290,10 +290,9 @@ class Suite:
     def guestkill_phase(self, name, model, extra, base, clean, phase, tag):
         if KILL_PHASES[phase][0] == 1:
             lab("ssh", name, RESET, timeout=300)
-        else:  # failover_link's work: an address and IPv6 on the lowers, as a stack would leave them
+        else:  # failover_link's work: IPv6 back on the lowers (an address there would be carried to the upper)
             lowers = [low for low in (group(base)["pv"], group(base)["vf"]) if low]
-            lab("ssh", name, "ip addr add 10.99.0.77/24 dev %s; " % lowers[0] + "; ".join(
-                "sysctl -qw net.ipv6.conf.%s.disable_ipv6=0" % low for low in lowers), check=False)
+            lab("ssh", name, "; ".join("sysctl -qw net.ipv6.conf.%s.disable_ipv6=0" % low for low in lowers), check=False)
         res = self.killed_in_guest(name, "gkill-%s%s" % (phase, "-before" if tag else ""), extra, phase)
         killed = "killed" in res["guest_kill"]
         self.record(model, "guestkill", dict(res, step="module SIGKILLed in the guest: %s%s" % (phase, tag),
