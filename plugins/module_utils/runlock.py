@@ -117,10 +117,17 @@ def write_pending(root, paths):
             pass
         fd = files_root.create_at(dfd, tmp)
         try:
-            files_root.fill(fd, [json.dumps({"paths": sorted(paths)}).encode("utf-8")], 0o600)
-        finally:
-            os.close(fd)
-        os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+            try:
+                files_root.fill(fd, [json.dumps({"paths": sorted(paths)}).encode("utf-8")], 0o600)
+            finally:
+                os.close(fd)
+            os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+        except BaseException:
+            try:
+                os.unlink(tmp, dir_fd=dfd)
+            except OSError:
+                pass
+            raise
         os.fsync(dfd)
     finally:
         os.close(dfd)
