@@ -343,7 +343,8 @@ class Suite:
         left = lab("ssh", name, "ls %s 2>&1; find /etc \\( -name '.guestnet-*' -o -name 'zz-fill' \\) 2>/dev/null" % victim,
                    check=False).stdout
         text = open(res["log"], encoding="utf-8").read()
-        msg = next((line for line in text.splitlines() if "fatal:" in line or '"msg"' in line), "")
+        msg = next((line for line in reversed(text.splitlines()) if "fatal:" in line), "")
+        msg = (re.findall(r'"msg": "((?:[^"\\]|\\.)*)"', msg) or [msg])[-1]
         problems += ["rc 0: did not fail"] if not res["rc"] else []
         problems += ["the failure does not name %s" % os.path.dirname(victim)] if os.path.dirname(victim) not in text else []
         problems += ["%s was written" % victim] if "No such file" not in left else []
