@@ -361,7 +361,7 @@ class Suite:
         self.record(model, "etc", dict(res, step="/etc %s undone, rerun" % how, problems=problems))
 
     def etc(self, name, model, extra, base):
-        for how in ("read-only", "full"):
+        for how in self.args.etc_cases:
             self.write_blocked(name, model, extra, base, how)
 
     def nodhcp(self, name, model, extra, base):
@@ -613,6 +613,7 @@ def main(argv=None):
     parser.add_argument("--first", type=int, default=1, help="number of the first guest (rel-N), one per model")
     parser.add_argument("--release", default="12")
     parser.add_argument("--ref", default="HEAD", help="git ref of the collection to test")
+    parser.add_argument("--etc-cases", nargs="+", choices=("read-only", "full"), default=["read-only", "full"])
     parser.add_argument("--ref-before", help="guestkill: also run each failover_config kill with this ref (before a fix)")
     parser.add_argument("--seed", type=int, help="random seed (kill points); default: time")
     parser.add_argument("--quick", action="store_true", help="short form: bond, 3 cycles, 2 reboots, 1 kill, 10 s away")
