@@ -398,6 +398,8 @@ class Suite:
         mac_links = lambda snap: sorted((l["ifname"], l.get("master"), l.get("address"), tuple(sorted(
             (a["family"], a["local"]) for a in l.get("addr_info", []) if a.get("scope") != "host"))) for l in snap["links"]
             if l.get("address") == MAC or l.get("master") or l.get("linkinfo", {}).get("info_kind") in ("bond", "team"))
+        # something to restore: the lowers up, an address on the PV (the bond would carry it)
+        lab("ssh", name, "ip link set enp1s0 up; ip link set enp2s0 up; ip addr add 10.99.0.61/24 dev enp1s0", check=False)
         before = self.snapshot(name)
         grp = {"name": "bond0", "model": "bond", "mac": MAC, "pv_driver": "virtio_net", "vf_drivers": ["e1000e"]}
         cmd = [os.path.join(ROOT, ".venv", "bin", "ansible"), "-i", os.path.join(self.outdir, "inventory-%s.ini" % name),
