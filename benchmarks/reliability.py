@@ -395,9 +395,12 @@ class Suite:
         """failover_link on the fresh guest with a probe nobody answers and rollback_timeout 5: it must fail in about
         that time, name the probe, and leave every link with the MAC as it was (addresses, masters, MACs)."""
         ensure_pyroute2(name)
-        mac_links = lambda snap: sorted((l["ifname"], l.get("master"), l.get("address"), tuple(sorted(
-            (a["family"], a["local"]) for a in l.get("addr_info", []) if a.get("scope") != "host"))) for l in snap["links"]
-            if l.get("address") == MAC or l.get("master") or l.get("linkinfo", {}).get("info_kind") in ("bond", "team"))
+
+        def mac_links(snap):  # name, master, MAC and addresses of the group's links and of any bond or team
+            return sorted((link["ifname"], link.get("master"), link.get("address"), tuple(sorted(
+                (a["family"], a["local"]) for a in link.get("addr_info", []) if a.get("scope") != "host")))
+                for link in snap["links"] if link.get("address") == MAC or link.get("master")
+                or link.get("linkinfo", {}).get("info_kind") in ("bond", "team"))
         # something to restore: the lowers up, an address on the PV (the bond would carry it)
         lab("ssh", name, "ip link set enp1s0 up; ip link set enp2s0 up; ip addr add 10.99.0.61/24 dev enp1s0", check=False)
         before = self.snapshot(name)
@@ -590,8 +593,9 @@ def report(results):
                 lines.append("Start: %s  \nEnd: %s  \nLeaks: %s\n" % (end["start"], end["end"], end["leaks"] or "none"))
         for part in ("probe", "converge", "faults", "guestkill", "etc", "nodhcp", "baseline", "vf", "reboots"):
             for row in parts.get(part, []):
-                shown = {k: v for k, v in row.items() if k not in ("model", "part", "step", "log", "tails", "journal", "nm",
-                                                                 "reference", "leftovers", "after_kill", "output")}
+                hidden = ("model", "part", "step", "log", "tails", "journal", "nm", "reference", "leftovers", "after_kill",
+                          "output")
+                shown = {k: v for k, v in row.items() if k not in hidden}
                 lines.append("- **%s / %s**: %s" % (part, row["step"], json.dumps(shown, sort_keys=True)))
         lines.append("")
     return "\n".join(lines)
