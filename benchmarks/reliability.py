@@ -9,6 +9,11 @@ One lab guest at a time (rel-1, rel-2, ...), always taken down. Per model: boot,
   soak     N unplug/re-plug cycles of the VF under the lab's 10 ms ping
   vf       the VF back at the spare root port, after a long absence, as another NIC model (e1000), late after a boot
   reboots  reboots in a row with the VF, and some without it
+  probe    (fresh guest, not NetworkManager) failover_link with a probe nobody answers, rollback_timeout 5
+  guestkill  the module itself SIGKILLed in the guest (failover_config early, during its reloads, at the initrd's
+           temporary copy; failover_link), then a rerun and a third run compared with the clean converge
+  etc      /etc read-only, /etc/systemd/network full: a clear failure, nothing written, the network as it was
+  nodhcp   site.yml while the lab's DHCP does not answer; SSH (mgmt0) must stay
 After every step the guest is checked: the upper holds the only IPv4 address of the MAC, the lowers carry no address,
 the VF is enslaved (and the active port) after a re-plug, and against the state after the converge: the collection's
 files (sha256), NetworkManager profiles, networkd files, one announcer process, no failed units, no leaked processes.
