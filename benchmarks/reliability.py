@@ -632,6 +632,8 @@ def main(argv=None):
     if args.quick:
         args.models, args.cycles, args.reboots, args.reboots_without, args.kills, args.absence = (
             ["bond"], 3, 2, 0, 1, 10)
+        # the in-guest fault steps ran on networkd guests only so far (reliability.md, run 4): not in the short form
+        args.parts = [part for part in args.parts if part in ("faults", "soak", "vf", "reboots")]
     args.seed = int(time.time()) if args.seed is None else args.seed
     random.seed(args.seed)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
