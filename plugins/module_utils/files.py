@@ -307,13 +307,26 @@ def _backup_name(name):
     return "%s.%d.%s~" % (name, os.getpid(), time.strftime("%Y-%m-%d@%H:%M:%S"))
 
 
-def _write_new(dfd, name, content, mode):
-    """Create ``name`` in ``dfd`` (exclusive, no symlink followed) with ``content`` and ``mode``, owned by root."""
+def _fill_new(dfd, name, chunks, mode):
+    """Create ``name`` in ``dfd`` (exclusive, no symlink followed) and fill it; a file that cannot be completed
+    (a full file system) is removed again, so a failed run leaves no partial file behind."""
     fd = create_at(dfd, name)
     try:
-        fill(fd, [content.encode("utf-8")], mode)
-    finally:
-        os.close(fd)
+        try:
+            fill(fd, chunks, mode)
+        finally:
+            os.close(fd)
+    except BaseException:
+        try:
+            os.unlink(name, dir_fd=dfd)
+        except OSError:
+            pass
+        raise
+
+
+def _write_new(dfd, name, content, mode):
+    """Create ``name`` in ``dfd`` with ``content`` and ``mode``, owned by root."""
+    _fill_new(dfd, name, [content.encode("utf-8")], mode)
 
 
 def _copy_at(dfd, name, dest):
@@ -323,11 +336,7 @@ def _copy_at(dfd, name, dest):
         info = os.fstat(src)
         if not stat.S_ISREG(info.st_mode):
             raise OSError(errno.EINVAL, "not a regular file")
-        out = create_at(dfd, dest)
-        try:
-            fill(out, iter(lambda: os.read(src, 1 << 16), b""), stat.S_IMODE(info.st_mode))
-        finally:
-            os.close(out)
+        _fill_new(dfd, dest, iter(lambda: os.read(src, 1 << 16), b""), stat.S_IMODE(info.st_mode))
     finally:
         os.close(src)
 

@@ -6,17 +6,31 @@ Two runs at once would interleave their writes, reloads and initramfs work. On t
 ``/run/guestnet-failover.lock`` (tmpfs: gone with the boot, never in an image); under an image root it is the
 root directory itself (flock on its fd), so nothing is written into the image for it. The second run waits for
 the first, up to a timeout, then fails with a message naming the lock and the holder's pid when it is known and alive.
+
+What a run still owes after its files are written (reloads, the announcer's restart) is recorded in
+``run/guestnet-failover.pending`` under the root (``/run``: a reboot does that work anyway) before the first write and
+removed once done: a run killed or failing in between leaves it, and the next run does that work even though the files
+compare equal then.
 """
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
+import json
 import os
+import re
 import time
+
+from ansible_collections.guestnet.failover.plugins.module_utils import files_root
 
 LIVE_LOCK = "/run/guestnet-failover.lock"
 DEFAULT_TIMEOUT = 900  # seconds: failover_config and failover_link's lock_timeout
 POLL_SECONDS = 0.2
+
+
+PENDING = "run/guestnet-failover.pending"
+_PENDING_PATH = re.compile(r"[A-Za-z0-9_@+-][A-Za-z0-9._@+-]*(/[A-Za-z0-9_@+-][A-Za-z0-9._@+-]*)*")
 
 
 class Busy(Exception):
@@ -64,3 +78,78 @@ def held(root, timeout, live_lock=None, clock=time.monotonic, pause=time.sleep):
         yield
     finally:
         os.close(fd)  # closing the last descriptor releases the flock
+
+
+def read_pending(root, everything):
+    """Relative paths a killed or failed run wrote without doing the work after them ([] when none).
+
+    A record that cannot be read or parsed stands for ``everything`` (the planned paths): redoing reloads is harmless.
+    Paths only select which fixed commands run; anything but a plain relative path is dropped.
+    """
+    try:
+        dfd, dummy, name = root.parent(PENDING)
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            return []
+        raise
+    try:
+        fd = os.open(name, files_root.O_FILE, dir_fd=dfd)
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            return []
+        return sorted(everything)
+    finally:
+        os.close(dfd)
+    try:
+        with os.fdopen(fd, "rb") as handle:
+            paths = json.loads(handle.read(1 << 20).decode("utf-8"))["paths"]
+        if not isinstance(paths, list):
+            raise ValueError("not a list")
+    except (OSError, ValueError, KeyError, TypeError):
+        return sorted(everything)
+    return sorted(set(p for p in paths if isinstance(p, str) and _PENDING_PATH.fullmatch(p)
+                      and ".." not in p.split("/")))
+
+
+def write_pending(root, paths):
+    """Record ``paths`` as written-but-not-yet-followed-up (replaced atomically, fsynced)."""
+    dfd, dummy, name = root.parent(PENDING, create=True)
+    tmp = name + ".tmp"
+    try:
+        try:
+            os.unlink(tmp, dir_fd=dfd)  # left by a killed run
+        except OSError:
+            pass
+        fd = files_root.create_at(dfd, tmp)
+        try:
+            try:
+                files_root.fill(fd, [json.dumps({"paths": sorted(paths)}).encode("utf-8")], 0o600)
+            finally:
+                os.close(fd)
+            os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+        except BaseException:
+            try:
+                os.unlink(tmp, dir_fd=dfd)
+            except OSError:
+                pass
+            raise
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+def clear_pending(root):
+    """The work after the files is done: drop the record."""
+    try:
+        dfd, dummy, name = root.parent(PENDING)
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            return
+        raise
+    try:
+        os.unlink(name, dir_fd=dfd)
+    except OSError as exc:
+        if exc.errno != errno.ENOENT:
+            raise
+    finally:
+        os.close(dfd)

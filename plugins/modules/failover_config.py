@@ -132,6 +132,8 @@ options:
       - ifupdown has no reload; C(ifup NAME) brings up the net_failover/netvsc uppers of a changed file. It is a no-op for
         an upper that is up already, so changed addressing of such an upper needs C(ifdown)/C(ifup) or a reboot.
       - A stack whose service is not running is not asked to reload; it reads the files when it starts.
+      - These commands are owed until they succeed. A run killed or failing after it wrote files leaves a note
+        (C(/run/guestnet-failover.pending)), and the next run runs them even when the files are already in place.
     type: bool
     default: true
   lock_timeout:
@@ -409,25 +411,28 @@ def _configure(root, params, check_mode, run_command, backup):
     actions = []
     rebuild_needed = False
     initramfs_changed = any(p.startswith(INITRAMFS_PREFIXES) for p in changed_paths)
-    if changed_paths and not image_mode and params.get("reload", True):
-        if any(p.startswith(UDEV_PREFIXES) for p in changed_paths):
+    # files an earlier run wrote without its reloads (killed, or a reload failed): their work is still due
+    pending = [] if image_mode else runlock.read_pending(root, planned)
+    work_paths = sorted(set(changed_paths) | set(pending))
+    if work_paths and not image_mode and params.get("reload", True):
+        if any(p.startswith(UDEV_PREFIXES) for p in work_paths):
             actions.append(["udevadm", "control", "--reload"])
             # Devices that exist already only see new rules on an event: replay "change" so the lowers get
             # NM_UNMANAGED / ID_NET_MANAGED_BY and disable_ipv6 before the stack below brings the upper up
             # (a lower with IPv6 on while the upper runs DAD makes the upper's link-local dadfailed).
             actions.append(["udevadm", "trigger", "--subsystem-match=net", "--action=change"])
             actions.append(["udevadm", "settle", "--timeout=30"])
-        if any(p.startswith("etc/systemd/system/") for p in changed_paths):
+        if any(p.startswith("etc/systemd/system/") for p in work_paths):
             actions.append(["systemctl", "daemon-reload"])
-        if any(p in filesmod.OWNED_PATHS for p in changed_paths):
+        if any(p in filesmod.OWNED_PATHS for p in work_paths):
             # the announcer is resident: restarted to load its new code and configuration, stopped when pruned
             if ANNOUNCER_UNIT in planned or is_active(os.path.basename(ANNOUNCER_UNIT)):
                 actions.append(["systemctl", "restart" if ANNOUNCER_UNIT in planned else "stop", os.path.basename(ANNOUNCER_UNIT)])
         # a stack that is not running reads its files when it starts: asking it to reload would fail
         stack_running = backend not in STACK_UNIT or is_active(STACK_UNIT[backend])
-        if backend in STACK_RELOAD and stack_running and any(p.startswith(STACK_PREFIXES[backend]) for p in changed_paths):
+        if backend in STACK_RELOAD and stack_running and any(p.startswith(STACK_PREFIXES[backend]) for p in work_paths):
             actions.append(STACK_RELOAD[backend])
-        if backend == "ifupdown" and stack_running and render_ifupdown.PATH in changed_paths:
+        if backend == "ifupdown" and stack_running and render_ifupdown.PATH in work_paths:
             # ifupdown has no reload: bring up the kernel-paired uppers it now knows (a no-op when already up;
             # bonds and teams are built by failover_link). Changed addressing of an upper that is up needs ifdown/ifup.
             for group in params.get("groups") or []:
@@ -462,16 +467,21 @@ def _configure(root, params, check_mode, run_command, backup):
 
     backups = {}
     removed_dirs = []
+    if not check_mode and actions:
+        runlock.write_pending(root, work_paths)  # before the first write: a kill from here on leaves it
     if not check_mode and change_list:
         wants_backup = bool(params.get("backup"))
         backups = filesmod.apply(root, change_list, backup if wants_backup else None,
                                  do_backup=wants_backup and backup is None)
         if any(c["after"] is None for c in change_list):
             removed_dirs = filesmod.prune_empty_dirs(root)
+    if not check_mode:
         for argv in actions:
             rc, out, err = run_command(argv)
             if rc != 0:
                 raise RuntimeError("%s failed (rc %d): %s" % (" ".join(argv), rc, (err or out).strip()))
+        if pending or actions:
+            runlock.clear_pending(root)
     if not check_mode:
         for rel, version, new in initrd_updates:
             if new == initrds.REBUILD:
@@ -487,7 +497,7 @@ def _configure(root, params, check_mode, run_command, backup):
                                              changed=True, done=[filesmod.full_path(root, p) for p in changed_paths])
 
     return {
-        "changed": bool(change_list) or bool(removed_dirs) or bool(initrd_updates),
+        "changed": bool(change_list) or bool(removed_dirs) or bool(initrd_updates) or bool(actions),
         "initrds": [filesmod.full_path(root, rel) for rel, dummy, dummy2 in initrd_updates],
         "initrds_rebuilt": [filesmod.full_path(root, rel) for rel, dummy, new in initrd_updates if new == initrds.REBUILD],
         "files": [filesmod.full_path(root, p) for p in changed_paths],

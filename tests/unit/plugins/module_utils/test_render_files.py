@@ -55,3 +55,38 @@ def test_backups_and_temp_files_are_not_owned(tmp_path):
 
 def test_remove_of_absent_file_is_no_change(tmp_path):
     assert files.changes(str(tmp_path), {}, ["etc/udev/rules.d/x"]) == []
+
+
+def _fill_failing_after(count, real_fill):
+    """files.fill that fills ``count`` files, then fails like a full file system."""
+    filled = []
+
+    def fill(fd, chunks, mode):
+        filled.append(fd)
+        if len(filled) > count:
+            raise OSError(28, "No space left on device")
+        return real_fill(fd, chunks, mode)
+    return fill
+
+
+def test_full_file_system_leaves_no_temporary_file(tmp_path, monkeypatch):
+    """Issue 15, /etc full (a 64 kB tmpfs over /etc/systemd/network in a lab guest): the staged file could be created
+    but not filled, and stayed behind as .guestnet-failover.* after the run failed naming the path. Now nothing is."""
+    root = str(tmp_path)
+    netdir = tmp_path / "etc/systemd/network"
+    netdir.mkdir(parents=True)
+    (netdir / "10-guestnet-failover-lan0.link").write_text("# %s\nold\n" % files.HEADER)
+    planned = {"etc/systemd/network/10-guestnet-failover-lan0.link": "# %s\nnew\n" % files.HEADER,
+               "etc/systemd/network/10-guestnet-failover-lan1.link": "# %s\n[Match]\n" % files.HEADER}
+    real_fill = files.fill
+    monkeypatch.setattr(files, "fill", _fill_failing_after(1, real_fill))
+    with pytest.raises(files.FileError) as err:
+        files.apply(root, files.changes(root, planned), do_backup=True)
+    assert "10-guestnet-failover-lan1.link: No space left on device" in str(err.value) and not err.value.changed
+    assert sorted(os.listdir(str(netdir))) == ["10-guestnet-failover-lan0.link"]
+    assert (netdir / "10-guestnet-failover-lan0.link").read_text().endswith("old\n")
+    # both staged, then the backup copy of lan0 cannot be completed: it is not left either
+    monkeypatch.setattr(files, "fill", _fill_failing_after(2, real_fill))
+    with pytest.raises(files.FileError):
+        files.apply(root, files.changes(root, planned), do_backup=True)
+    assert sorted(os.listdir(str(netdir))) == ["10-guestnet-failover-lan0.link"]

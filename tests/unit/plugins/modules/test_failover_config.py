@@ -479,3 +479,60 @@ def test_resident_announcer_restarted_on_change_and_stopped_when_pruned(tmp_path
     off = fc.configure(dict(params, announcer=False, groups=[_g(NET_FAILOVER, name="lan1")]), run_command=run_command)
     assert after_reload(off["actions"], "systemctl stop guestnet-announce.service")
     assert "systemctl restart guestnet-announce.service" not in off["actions"]
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL: nothing of the module runs after it (no except, no finally of ours catches it)."""
+
+
+def test_reloads_owed_by_a_killed_or_failed_run_are_done_by_the_next(tmp_path, monkeypatch):
+    """Issue 15: a run killed (or failing) after writing its files but before its reloads left them undone for good:
+    the rerun found the files in place, changed nothing and reloaded nothing (networkd kept its old view, the
+    announcer stayed stopped). The work after the files is now recorded before the first write and done by the next run."""
+    monkeypatch.setattr(fc, "is_image_root", lambda root: False)
+    ran = []
+
+    def working(argv):
+        ran.append(" ".join(argv))
+        return (0 if argv[:2] != ["systemctl", "is-active"] or argv[-1] == "systemd-networkd.service" else 3), "", ""
+
+    def killed_at_reload(argv):
+        if argv[0] == "networkctl":
+            raise Killed()
+        return working(argv)
+
+    params = {"groups": [NET_FAILOVER], "backend": "networkd", "initramfs": "none", "root": str(tmp_path)}
+    full = ["udevadm control --reload", "udevadm trigger --subsystem-match=net --action=change",
+            "udevadm settle --timeout=30", "networkctl reload"]
+    with pytest.raises(Killed):
+        fc.configure(params, run_command=killed_at_reload)
+    checked = fc.configure(params, check_mode=True, run_command=working)
+    assert checked["changed"] and checked["files"] == [] and checked["actions"] == full
+    del ran[:]
+    rerun = fc.configure(params, run_command=working)
+    assert rerun["changed"] and rerun["files"] == [] and rerun["actions"] == full
+    assert [r for r in ran if not r.startswith("systemctl")] == full
+    assert not (tmp_path / "run/guestnet-failover.pending").exists()
+    third = fc.configure(params, run_command=working)
+    assert not third["changed"] and third["actions"] == []
+    # a reload that fails is owed as well
+    with pytest.raises(RuntimeError):
+        fc.configure(dict(params, groups=[_g(NET_FAILOVER, dns=["192.0.2.53"])]),
+                     run_command=lambda argv: (1, "", "busy") if argv[0] == "networkctl" else working(argv))
+    again = fc.configure(dict(params, groups=[_g(NET_FAILOVER, dns=["192.0.2.53"])]), run_command=working)
+    assert again["files"] == [] and again["actions"] == ["networkctl reload"]
+
+
+def test_unreadable_pending_record_redoes_every_reload(tmp_path, monkeypatch):
+    """A record that does not parse stands for every planned file; paths that are not plain relative paths are dropped."""
+    monkeypatch.setattr(fc, "is_image_root", lambda root: False)
+    params = {"groups": [NET_FAILOVER], "backend": "networkd", "initramfs": "none", "root": str(tmp_path)}
+
+    def run_command(argv):
+        return 0, "", ""
+    fc.configure(params, run_command=run_command)
+    (tmp_path / "run/guestnet-failover.pending").write_text("{not json")
+    assert fc.configure(params, check_mode=True, run_command=run_command)["actions"][-1] == "networkctl reload"
+    (tmp_path / "run/guestnet-failover.pending").write_text(
+        json.dumps({"paths": ["../etc/systemd/network/00-x.network", "/etc/systemd/network/00-x.network", 7]}))
+    assert fc.configure(params, check_mode=True, run_command=run_command)["actions"] == []
