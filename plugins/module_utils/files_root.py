@@ -384,3 +384,26 @@ def fill(fd, chunks, mode):
     if owner:
         os.fchown(fd, *owner)
     os.fsync(fd)
+
+
+def replace_at(dfd, name, tmp, data, mode):
+    """Replace ``name`` in directory ``dfd`` by ``data`` through ``tmp`` (a killed run's leftover removed first, the
+    temporary removed on any failure), then fsync the directory: the one atomic single-file replace."""
+    try:
+        os.unlink(tmp, dir_fd=dfd)  # left by a killed run
+    except OSError:
+        pass
+    fd = create_at(dfd, tmp)
+    try:
+        try:
+            fill(fd, [data], mode)
+        finally:
+            os.close(fd)
+        os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+    except BaseException:
+        try:
+            os.unlink(tmp, dir_fd=dfd)
+        except OSError:
+            pass
+        raise
+    os.fsync(dfd)

@@ -87,23 +87,6 @@ def write(root, rel, data):
     tmp = name + TMP_SUFFIX
     try:
         mode = os.stat(name, dir_fd=dfd, follow_symlinks=False).st_mode & 0o7777
-        try:
-            os.unlink(tmp, dir_fd=dfd)  # left by a killed run
-        except OSError:
-            pass
-        fd = files_root.create_at(dfd, tmp)
-        try:
-            try:
-                files_root.fill(fd, [data], mode)
-            finally:
-                os.close(fd)
-            os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
-        except BaseException:
-            try:
-                os.unlink(tmp, dir_fd=dfd)
-            except OSError:
-                pass
-            raise
-        os.fsync(dfd)
+        files_root.replace_at(dfd, name, tmp, data, mode)
     finally:
         os.close(dfd)

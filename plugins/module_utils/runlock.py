@@ -116,24 +116,7 @@ def write_pending(root, paths):
     dfd, dummy, name = root.parent(PENDING, create=True)
     tmp = name + ".tmp"
     try:
-        try:
-            os.unlink(tmp, dir_fd=dfd)  # left by a killed run
-        except OSError:
-            pass
-        fd = files_root.create_at(dfd, tmp)
-        try:
-            try:
-                files_root.fill(fd, [json.dumps({"paths": sorted(paths)}).encode("utf-8")], 0o600)
-            finally:
-                os.close(fd)
-            os.replace(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
-        except BaseException:
-            try:
-                os.unlink(tmp, dir_fd=dfd)
-            except OSError:
-                pass
-            raise
-        os.fsync(dfd)
+        files_root.replace_at(dfd, name, tmp, json.dumps({"paths": sorted(paths)}).encode("utf-8"), 0o600)
     finally:
         os.close(dfd)
 
