@@ -32,6 +32,16 @@ def _path(ident):
     return "%s/guestnet-failover-%s.nmconnection" % (DIR, ident)
 
 
+def profile_id(group):
+    """connection.id of a bond/team group's master profile."""
+    return "guestnet-failover-%s" % group["name"]
+
+
+def master_path(group):
+    """Root-relative path of a bond/team group's master profile."""
+    return _path(group["name"])
+
+
 def _ini(sections):
     out = []
     for name, items in sections:
@@ -90,7 +100,7 @@ def port_config(role):
 def _master(group):
     model = group["model"]
     connection = [
-        ("id", "guestnet-failover-%s" % group["name"]),
+        ("id", profile_id(group)),
         ("uuid", _uuid(model, group["mac"])),
         ("type", model),
         ("interface-name", group["name"]),
@@ -149,7 +159,7 @@ def render(groups, options):
         if group["model"] in UPPER_DRIVER:
             files[_path(group["id"])] = _upper(group)
             continue
-        files[_path(group["name"])] = _master(group)
+        files[master_path(group)] = _master(group)
         files[_path(group["name"] + "-pv")] = _port(group, "pv")
         files[_path(group["name"] + "-vf")] = _port(group, "vf")
     return files

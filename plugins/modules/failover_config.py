@@ -136,6 +136,16 @@ options:
         (C(/run/guestnet-failover.pending)), and the next run runs them even when the files are already in place.
     type: bool
     default: true
+  activate:
+    description:
+      - On a running host whose backend is C(NetworkManager) (running), bring up each bond/team master profile that this
+        run wrote (or still owes) or that is not active, with C(nmcli --wait 90 connection up). NetworkManager keeps an
+        active profile's old settings until then, and owns the bond or team at runtime.
+      - For a bond, also make the VF the primary under the name it has now (C(ip link set dev BOND type bond primary VF))
+        when that differs. The profile names it by its persistent name, which it gets at the next boot or re-plug.
+      - Owed like the reloads (see O(reload)). Check mode predicts both from the same reads.
+    type: bool
+    default: true
   lock_timeout:
     description:
       - Runs are serialised per root (C(/run/guestnet-failover.lock) on the running system, the root directory itself
@@ -297,7 +307,9 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.guestnet.failover.plugins.module_utils import files as filesmod, files_root
 from ansible_collections.guestnet.failover.plugins.module_utils import initramfs as initramfsmod
 from ansible_collections.guestnet.failover.plugins.module_utils import initrds
-from ansible_collections.guestnet.failover.plugins.module_utils import plan, render_extras, render_ifupdown, runlock, validate
+from ansible_collections.guestnet.failover.plugins.module_utils import (
+    nm_runtime, plan, render_extras, render_ifupdown, runlock, validate,
+)
 
 # files inside the initramfs (ours and the legacy rules we may remove), and the files putting them there
 INITRAMFS_PREFIXES = ("etc/udev/rules.d/81-guestnet-failover", "etc/udev/rules.d/68-azure-", "etc/udev/rules.d/10-azure-",
@@ -321,6 +333,7 @@ LOCK_TIMEOUT = runlock.DEFAULT_TIMEOUT
 # legacy rules we remove that an initrd's main archive may still hold: only a full rebuild drops them
 LEGACY_INITRAMFS_PREFIXES = ("etc/udev/rules.d/68-azure-", "etc/udev/rules.d/10-azure-")
 ANNOUNCER_UNIT = "etc/systemd/system/guestnet-announce.service"  # announce.UNIT_PATH (test_failover_config checks)
+SYSFS = "/sys"  # the running system's, read for NetworkManager's bonds (nm_runtime)
 
 
 def _announcer_files(groups, backend):
@@ -373,6 +386,10 @@ def _configure(root, params, check_mode, run_command, backup):
         rc, dummy, dummy2 = run_command(["systemctl", "is-active", "--quiet", unit])
         return rc == 0
 
+    def nm_profile_activated(profile):
+        rc, out, dummy = run_command(["nmcli", "-g", "GENERAL.STATE", "connection", "show", "id", profile])
+        return rc == 0 and out.strip() == "activated"
+
     groups = params.get("groups") or []
     if backend == "auto":
         try:
@@ -414,6 +431,8 @@ def _configure(root, params, check_mode, run_command, backup):
     # files an earlier run wrote without its reloads (killed, or a reload failed): their work is still due
     pending = [] if image_mode else runlock.read_pending(root, planned)
     work_paths = sorted(set(changed_paths) | set(pending))
+    # a stack that is not running reads its files when it starts: asking it to reload would fail
+    stack_running = not image_mode and (backend not in STACK_UNIT or is_active(STACK_UNIT[backend]))
     if work_paths and not image_mode and params.get("reload", True):
         if any(p.startswith(UDEV_PREFIXES) for p in work_paths):
             actions.append(["udevadm", "control", "--reload"])
@@ -428,8 +447,6 @@ def _configure(root, params, check_mode, run_command, backup):
             # the announcer is resident: restarted to load its new code and configuration, stopped when pruned
             if ANNOUNCER_UNIT in planned or is_active(os.path.basename(ANNOUNCER_UNIT)):
                 actions.append(["systemctl", "restart" if ANNOUNCER_UNIT in planned else "stop", os.path.basename(ANNOUNCER_UNIT)])
-        # a stack that is not running reads its files when it starts: asking it to reload would fail
-        stack_running = backend not in STACK_UNIT or is_active(STACK_UNIT[backend])
         if backend in STACK_RELOAD and stack_running and any(p.startswith(STACK_PREFIXES[backend]) for p in work_paths):
             actions.append(STACK_RELOAD[backend])
         if backend == "ifupdown" and stack_running and render_ifupdown.PATH in work_paths:
@@ -438,6 +455,9 @@ def _configure(root, params, check_mode, run_command, backup):
             for group in params.get("groups") or []:
                 if group.get("model") in ("net_failover", "netvsc") and group.get("name"):
                     actions.append(["ifup", group["name"]])
+    if backend == "NetworkManager" and stack_running and params.get("activate", True):
+        # NetworkManager owns bonds and teams at runtime too: their profiles come up now (nm_runtime)
+        actions += nm_runtime.actions(validate.normalize(groups, backend), work_paths, nm_profile_activated, SYSFS)
     initrd_updates = []
     if initramfs == "initramfs-tools" and params.get("initramfs_rebuild", True):
         # compared by content on every run: a run killed after writing the files is completed by the next one
@@ -529,6 +549,7 @@ def main():
             lowers_silent=dict(type="bool", default=True),
             announcer=dict(type="bool", default=False),
             reload=dict(type="bool", default=True),
+            activate=dict(type="bool", default=True),
             lock_timeout=dict(type="int", default=LOCK_TIMEOUT),
         ),
         supports_check_mode=True,

@@ -17,6 +17,7 @@ from ansible_collections.guestnet.failover.plugins.modules import failover_confi
 from ansible_collections.guestnet.failover.tests.unit.plugins.module_utils.failover_cases import (
     BOND, NET_FAILOVER, NETVSC, TEAM, patch_module_args, variant as _g,
 )
+from ansible_collections.guestnet.failover.tests.unit.plugins.module_utils.test_nm_runtime import _as_booted, _bonded
 
 
 def _bond(**options):
@@ -536,3 +537,46 @@ def test_unreadable_pending_record_redoes_every_reload(tmp_path, monkeypatch):
     (tmp_path / "run/guestnet-failover.pending").write_text(
         json.dumps({"paths": ["../etc/systemd/network/00-x.network", "/etc/systemd/network/00-x.network", 7]}))
     assert fc.configure(params, check_mode=True, run_command=run_command)["actions"] == []
+
+
+def test_networkmanager_bond_comes_up_with_the_vf_primary_predicted_by_check_mode(tmp_path, monkeypatch):
+    """NetworkManager owns the bond: the written profile comes up and the VF (its kernel name until the next boot)
+    is made primary, in the same call; check mode predicts both, a rerun asks NetworkManager and runs nothing."""
+    monkeypatch.setattr(fc, "is_image_root", lambda root: False)
+    sysfs = tmp_path / "sys"
+    _as_booted(sysfs)
+    monkeypatch.setattr(fc, "SYSFS", str(sysfs))
+    root = tmp_path / "root"
+    root.mkdir()
+    ran, active = [], {"guestnet-failover-bond0": False}
+
+    def run_command(argv):
+        if argv[:2] == ["systemctl", "is-active"]:
+            return (0 if argv[-1] == "NetworkManager.service" else 3), "", ""
+        if argv[:3] == ["nmcli", "-g", "GENERAL.STATE"]:
+            return 0, "activated\n" if active[argv[-1]] else "", ""
+        ran.append(" ".join(argv))
+        if argv[:4] == ["nmcli", "--wait", "90", "connection"]:
+            active[argv[-1]] = True
+        return 0, "", ""
+    params = {"groups": [BOND], "backend": "NetworkManager", "initramfs": "none", "root": str(root)}
+    checked = fc.configure(params, check_mode=True, run_command=run_command)
+    assert checked["actions"][-2:] == ["nmcli --wait 90 connection up id guestnet-failover-bond0",
+                                       "ip link set dev bond0 type bond primary enp2s0"]
+    assert ran == []
+    result = fc.configure(params, run_command=run_command)
+    assert result["actions"] == checked["actions"] == ran
+    # the bond as NetworkManager left it, primary set: nothing to do, and check mode says so
+    sysfs_bonded = tmp_path / "sys2"
+    _bonded(sysfs_bonded)
+    monkeypatch.setattr(fc, "SYSFS", str(sysfs_bonded))
+    del ran[:]
+    assert fc.configure(params, check_mode=True, run_command=run_command)["actions"] == []
+    again = fc.configure(params, run_command=run_command)
+    assert again["actions"] == [] and not again["changed"] and ran == []
+    # brought down by hand: the next run brings it up again, and the profile's primary (bond0vf) needs the VF's name
+    active["guestnet-failover-bond0"] = False
+    assert fc.configure(params, run_command=run_command)["actions"] == checked["actions"][-2:]
+    # activate=false (the apply role's apply_runtime=false) leaves the running network to the user
+    active["guestnet-failover-bond0"] = False
+    assert fc.configure(dict(params, activate=False), run_command=run_command)["actions"] == []
