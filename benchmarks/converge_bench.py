@@ -14,7 +14,10 @@ role does not and does not converge with it. Prepare therefore purges ifenslave 
 measures the image as it is).
 Run from the repository root as root, with a checkout of linux-system-roles/network:
 
-  PYTHONPATH=lab .venv/bin/python benchmarks/converge_bench.py --lsr /path/to/linux-system-roles-network
+  PYTHONPATH=lab .venv/bin/python benchmarks/converge_bench.py --lsr /path/to/linux-system-roles-network [--together]
+
+One after the other is the fair pair on an idle host; on a shared host, --together starts both tools' converges at
+the same moment on two guests, so both see the same load.
 
 The collection is a `git archive` of --ref (default HEAD). Results: benchmarks/results/converge-<UTC stamp>/ (raw
 JSON and ansible logs) and a Markdown table on stdout for benchmarks/converge.md.
@@ -29,6 +32,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -127,7 +131,9 @@ def bond_state(name, pv_mac):
     }
 
 
-def measure(tool, args, outdir, collections, lsr_roles):
+def measure(tool, args, outdir, collections, lsr_roles, barrier=None):
+    """Boot and prepare the tool's guest, converge twice, inspect the bond. With ``barrier`` (--together), each
+    converge starts when the other tool's does: both run under the same host load."""
     name = "cb-%s" % tool
     say(tool, "up", name)
     STARTED.add(name)
@@ -152,14 +158,38 @@ def measure(tool, args, outdir, collections, lsr_roles):
         playbook = os.path.join(collections, "ansible_collections", "guestnet", "failover", "playbooks", "site.yml")
     result = {"tool": tool, "pv": pv, "vf": vf, "pv_mac": pv_mac, "load_before": os.getloadavg()}
     for run in ("first", "rerun"):
+        if barrier is not None:
+            barrier.wait(timeout=1800)
+        load = os.getloadavg()
         seconds, recap = run_playbook(outdir, "%s-%s" % (tool, run), inventory, playbook, env)
-        result[run] = {"seconds": round(seconds, 1), "recap": recap,
+        result[run] = {"seconds": round(seconds, 1), "recap": recap, "load_at_start": load,
                        "slowest": slowest_tasks(outdir, "%s-%s" % (tool, run))}
         say(tool, run, "%.1fs" % seconds, recap, "slowest:", "; ".join(result[run]["slowest"]))
     result["bond"] = bond_state(name, pv_mac)
     result["load_after"] = os.getloadavg()
     say(tool, "bond", result["bond"])
     return result
+
+
+def measure_together(args, outdir, collections, roles, results):
+    """Both tools at once on their own guests, each converge started together: on a shared host the load both see
+    is the same, so the ratio holds even when the absolute times do not."""
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def one(tool):
+        try:
+            results[tool] = measure(tool, args, outdir, collections, roles, barrier)
+        except Exception as exc:  # noqa: BLE001 -- reported below; the other tool must not wait for this one
+            errors.append("%s: %s" % (tool, exc))
+            barrier.abort()
+    threads = [threading.Thread(target=one, args=(tool,)) for tool in ("lsr", "collection")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise RuntimeError("; ".join(errors))
 
 
 def table(results, host_load):
@@ -173,6 +203,9 @@ def table(results, host_load):
         rows.append("| %s: tasks ok / changed / skipped | %s | %s | |" % (
             run, "/".join(str(lsr[run]["recap"].get(k, "?")) for k in ("ok", "changed", "skipped")),
             "/".join(str(col[run]["recap"].get(k, "?")) for k in ("ok", "changed", "skipped"))))
+    for run in ("first", "rerun"):
+        rows.append("| %s: host load (1 min) at its start | %.1f | %.1f | |" % (
+            run, lsr[run]["load_at_start"][0], col[run]["load_at_start"][0]))
     for key, label in (("mac_is_pv", "bond has the PV's MAC"), ("active_driver", "active port's driver"),
                        ("ipv4", "bond IPv4")):
         rows.append("| %s | %s | %s | |" % (label, lsr["bond"].get(key), col["bond"].get(key)))
@@ -190,6 +223,8 @@ def main():
     ap.add_argument("--ref", default="HEAD", help="git ref of the collection to measure")
     ap.add_argument("--only", choices=("lsr", "collection"), help="measure one tool (no ratio)")
     ap.add_argument("--keep-ifenslave", action="store_true", help="leave the image's ifenslave installed")
+    ap.add_argument("--together", action="store_true",
+                    help="run both tools at once, each converge started together (the same host load for both)")
     args = ap.parse_args()
     if not os.path.isfile(os.path.join(args.lsr, "tasks", "main.yml")):
         ap.error("--lsr %s is not a role checkout (no tasks/main.yml)" % args.lsr)
@@ -205,8 +240,10 @@ def main():
     say("collection", sha, "; host:", uptime())
     results = {}
     try:
+        if args.together:
+            measure_together(args, outdir, collections, roles, results)
         for tool in ("lsr", "collection"):
-            if args.only in (None, tool):
+            if args.only in (None, tool) and tool not in results:
                 results[tool] = measure(tool, args, outdir, collections, roles)
                 lab("down", "cb-%s" % tool, check=False)
                 STARTED.discard("cb-%s" % tool)
