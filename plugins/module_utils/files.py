@@ -292,15 +292,17 @@ def _check_dir(root, parts):
 
 
 def _writable(fd, shown):
+    # the cause first: access() also says "not writable" on a read-only file system
+    try:
+        read_only = bool(os.fstatvfs(fd).f_flag & os.ST_RDONLY)
+    except OSError:
+        read_only = False
+    if read_only:
+        raise FileError(shown, "read-only file system; nothing was written")
     if not os.access(".", os.W_OK | os.X_OK, dir_fd=fd):
         raise FileError(shown, "directory is not writable; nothing was written")
     if fs_flags(fd) & (FS_IMMUTABLE_FL | FS_APPEND_FL):
         raise FileError(shown, "directory is immutable or append-only (chattr); nothing was written")
-    try:
-        if os.fstatvfs(fd).f_flag & os.ST_RDONLY:
-            raise FileError(shown, "read-only file system; nothing was written")
-    except OSError:
-        pass
 
 
 def _backup_name(name):

@@ -90,3 +90,22 @@ def test_full_file_system_leaves_no_temporary_file(tmp_path, monkeypatch):
     with pytest.raises(files.FileError):
         files.apply(root, files.changes(root, planned), do_backup=True)
     assert sorted(os.listdir(str(netdir))) == ["10-guestnet-failover-lan0.link"]
+
+
+def test_read_only_file_system_is_named_as_such(tmp_path, monkeypatch):
+    """Issue 15, /etc bind-mounted read-only in a lab guest: the run said "directory is not writable" (access() fails
+    with EROFS too); the cause is the read-only file system, and it is named before anything is written."""
+    root = str(tmp_path)
+    (tmp_path / "etc/systemd/network").mkdir(parents=True)
+    planned = {"etc/systemd/network/10-guestnet-failover-lan0.link": "# %s\n[Match]\n" % files.HEADER}
+    real = os.fstatvfs
+
+    class ReadOnly:
+        def __init__(self, fd):
+            self.f_flag = real(fd).f_flag | os.ST_RDONLY
+    monkeypatch.setattr(os, "fstatvfs", ReadOnly)
+    monkeypatch.setattr(os, "access", lambda *args, **kwargs: False)
+    with pytest.raises(files.FileError) as err:
+        files.apply(root, files.changes(root, planned))
+    assert str(err.value).endswith("network: read-only file system; nothing was written") and not err.value.changed
+    assert os.listdir(str(tmp_path / "etc/systemd/network")) == []
