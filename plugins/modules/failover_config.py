@@ -432,7 +432,10 @@ def _configure(root, params, check_mode, run_command, backup):
     pending = [] if image_mode else runlock.read_pending(root, planned)
     work_paths = sorted(set(changed_paths) | set(pending))
     # a stack that is not running reads its files when it starts: asking it to reload would fail
-    stack_running = not image_mode and (backend not in STACK_UNIT or is_active(STACK_UNIT[backend]))
+    wants_activation = backend == "NetworkManager" and params.get("activate", True) \
+        and any(group.get("model") in nm_runtime.MASTER_MODELS for group in groups)
+    stack_running = not image_mode and (work_paths and params.get("reload", True) or wants_activation) \
+        and (backend not in STACK_UNIT or is_active(STACK_UNIT[backend]))
     if work_paths and not image_mode and params.get("reload", True):
         if any(p.startswith(UDEV_PREFIXES) for p in work_paths):
             actions.append(["udevadm", "control", "--reload"])
@@ -455,7 +458,7 @@ def _configure(root, params, check_mode, run_command, backup):
             for group in params.get("groups") or []:
                 if group.get("model") in ("net_failover", "netvsc") and group.get("name"):
                     actions.append(["ifup", group["name"]])
-    if backend == "NetworkManager" and stack_running and params.get("activate", True):
+    if wants_activation and stack_running:
         # NetworkManager owns bonds and teams at runtime too: their profiles come up now (nm_runtime)
         actions += nm_runtime.actions(validate.normalize(groups, backend), work_paths, nm_profile_activated, SYSFS)
     initrd_updates = []

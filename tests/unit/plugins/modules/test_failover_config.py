@@ -580,3 +580,19 @@ def test_networkmanager_bond_comes_up_with_the_vf_primary_predicted_by_check_mod
     # activate=false (the apply role's apply_runtime=false) leaves the running network to the user
     active["guestnet-failover-bond0"] = False
     assert fc.configure(dict(params, activate=False), run_command=run_command)["actions"] == []
+
+
+def test_rerun_with_nothing_to_do_asks_no_service(tmp_path, monkeypatch):
+    """A rerun of a kernel-paired group with its files in place runs no command at all: each is a process start in
+    the guest (issue 16); NetworkManager is asked about its profiles only for bonds and teams."""
+    monkeypatch.setattr(fc, "is_image_root", lambda root: False)
+    ran = []
+
+    def run_command(argv):
+        ran.append(argv)
+        return 0, "", ""
+    params = {"groups": [NET_FAILOVER], "backend": "NetworkManager", "initramfs": "none", "root": str(tmp_path)}
+    assert fc.configure(params, run_command=run_command)["changed"]
+    del ran[:]
+    assert not fc.configure(params, run_command=run_command)["changed"]
+    assert ran == []
