@@ -121,9 +121,10 @@ LEFTOVERS = ("echo @@temps; find /etc /usr/local/lib/guestnet-failover /boot \\(
              "grep -E '^(ID_NET_MANAGED_BY|NM_UNMANAGED|ID_NET_LINK_FILE)=' | sed \"s/^/$l /\"; done; echo @@pending; "
              "ls -1 /run/guestnet-failover.* 2>/dev/null; echo @@ipv6_off; grep -l 1 /proc/sys/net/ipv6/conf/*/disable_ipv6")
 # Undo what failover_config did (the announcer stopped, its files, the initrd of before the first converge):
-# the killed run then has the first converge's work again.
+# the killed run then has the first converge's work again. The ifenslave guard stays: the apply role puts it in the
+# place of Debian's hook (NetworkManager bonds), and without that hook no run puts it back.
 RESET = ("systemctl stop guestnet-announce.service 2>/dev/null; grep -rlZ 'Managed by guestnet.failover' /etc | "
-         "xargs -0r rm -f; rm -rf /usr/local/lib/guestnet-failover /etc/guestnet; "
+         "grep -zv '^/etc/network/if-post-down.d/ifenslave$' | xargs -0r rm -f; rm -rf /usr/local/lib/guestnet-failover /etc/guestnet; "
          "cp /root/initrd.orig /boot/initrd.img-$(uname -r); systemctl daemon-reload; udevadm control --reload; "
          "networkctl reload 2>/dev/null; true")
 PARTS = ("probe", "faults", "guestkill", "etc", "nodhcp", "soak", "vf", "reboots")
