@@ -306,8 +306,9 @@ class Suite:
             phases = [phase for phase in phases if phase not in LINK_PHASES]
             self.record(model, "guestkill", {"step": "link phases skipped: NetworkManager owns the %s, site.yml does not "
                                                      "run failover_link" % model, "problems": []})
-        runs = [(phase, ref) for phase in phases for ref in (self.args.ref_before, None)
-                if ref is None or (ref and phase == "config-reloads")]  # the phase the owed-reloads fix is about
+        # each phase once; with --ref-before, config-reloads (the phase the owed-reloads fix is about) first with it
+        runs = [(phase, ref) for phase in phases
+                for ref in ((self.args.ref_before, None) if self.args.ref_before and phase == "config-reloads" else (None,))]
         current = self.collections
         try:
             for phase, ref in runs:
