@@ -48,7 +48,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from guestnet_lab import netns, vm  # noqa: E402
-from failover_bench import ROOT, STARTED, ensure_pyroute2, export_collection, lab, say, _interrupt  # noqa: E402
+from failover_bench import ROOT, STARTED, ensure_pyroute2, export_collection, say, _interrupt  # noqa: E402
+from failover_bench import lab as lab_once  # noqa: E402
 from converge_bench import ANSIBLE_PLAYBOOK, RECAP_RE, write_inventory  # noqa: E402
 from reliability_checks import (LOCKED_TASKS, MAC, announcers, check_state, drift, group, leaks, overlaps,  # noqa: E402
                                 parse_snapshot, summary, task_spans)
@@ -74,6 +75,20 @@ while True:
             os.kill(int(sys.argv[1]), 19)  # SIGSTOP: frozen there; the killer reports, then SIGKILLs it
             sys.exit(print("stopped %s at the creation of /boot/%s" % (sys.argv[1], name.decode())))
 """
+DELADDR_STOP = """
+import os, socket, struct, sys
+sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+sock.bind((0, 0x10 | 0x100))  # RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR
+while True:
+    data, off = sock.recv(65536), 0
+    while off + 16 <= len(data):
+        length, kind = struct.unpack_from("IH", data, off)
+        pid = open("/run/guestnet-failover.lock").read().strip() if kind == 21 else ""  # RTM_DELADDR
+        if pid and pid != sys.argv[1]:  # the lock's holder now, not failover_config
+            os.kill(int(pid), 19)
+            sys.exit(print(pid))
+        off += max(16, (length + 3) & ~3)
+"""
 # The module SIGKILLed in the guest (guestkill): phase -> (which lock holder of site.yml, 1 failover_config or
 # 2 failover_link; what the guest waits for before the kill, $p the module's pid, $D a random delay).
 KILL_PHASES = {
@@ -84,9 +99,9 @@ KILL_PHASES = {
     "config-initrd": (1, "python3 -c %s $p" % shlex.quote(INOTIFY_KILL)),
     # failover_link holds the lock well under a second (0.4 s on net_failover): stopped the moment it took it
     "link-lock": (2, ":"),
-    # ... or at its first change of the links (an address removed from a lower: IPv6 off, or the carried IPv4)
-    "link-apply": (2, "ip -o monitor address >/run/rel-mon 2>&1 & m=$!; timeout 20 sh -c 'until grep -q Deleted "
-                      "/run/rel-mon; do sleep 0.005; done'; kill $m; grep -m1 Deleted /run/rel-mon | cut -c1-90"),
+    # ... or at its first change of the links (an address removed from a lower: IPv6 off, or the carried IPv4): a
+    # netlink listener, ready once failover_config took the lock, stops the next holder at the first RTM_DELADDR
+    "link-apply": (1, "p=$(timeout 120 python3 -c %s $p)" % shlex.quote(DELADDR_STOP)),
 }
 LINK_PHASES = ("link-lock", "link-apply")
 # Guest side of a kill: wait for the Nth module to take the run lock (the lock file holds its pid, its command line
@@ -103,7 +118,7 @@ while :; do
 done
 t0=$(date +%s.%N)
 eval "$COND"
-kill -STOP $p && echo "stopped $p $(awk "BEGIN{print $(date +%s.%N) - $t0}") s after it took the lock"
+kill -STOP $p && echo "stopped $p $(awk "BEGIN{print $(date +%s.%N) - $t0}") s after lock holder $WANT was seen"
 echo "lock: $(awk -v p=$p -v i=":$(stat -c %i $L)\$" '$5 == p && $6 ~ i {print "held by", p, $2, $4}' /proc/locks)"
 echo "children: $(ps --ppid $p -o args= | tr '\n' ';')"
 echo "temps: $(find /etc /usr/local/lib/guestnet-failover /boot \( -name '.guestnet-*' -o -name '*.guestnet-failover.tmp' \) 2>/dev/null | tr '\n' ' ')"
@@ -155,6 +170,19 @@ SNAPSHOT = "; ".join("echo @@%s; %s" % pair for pair in SECTIONS)
 
 
 # ---- the lab side -------------------------------------------------------------------------------------------------
+
+def lab(*args, check=True, timeout=600):
+    """The lab CLI; an SSH that did not connect (ssh's rc 255: "timed out during banner exchange" on a loaded host)
+    is tried again, twice, before it counts."""
+    for dummy in range(3):
+        proc = lab_once(*args, check=False, timeout=timeout)
+        if args[0] != "ssh" or proc.returncode != 255 or "Connection" not in proc.stderr:
+            break
+    if check and proc.returncode:
+        raise RuntimeError("guestnet_lab %s failed (%d): %s" % (" ".join(args), proc.returncode,
+                                                               (proc.stderr or proc.stdout)[-2000:]))
+    return proc
+
 
 class Suite:
     """One model on one guest at a time; every step is a JSON line in raw.jsonl."""
@@ -232,7 +260,7 @@ class Suite:
         STARTED.add(name)
         say(model, "up", name, topology)
         inst = json.loads(lab("up", name, "--topology", topology, "--release", self.args.release, "--json",
-                              timeout=900).stdout)
+                              "--timeout", "840", timeout=900).stdout)  # a loaded host boots slowly
         write_inventory(os.path.join(self.outdir, "inventory-%s.ini" % name), name, inst)
         lab("ssh", name, "systemctl enable --now %s.service" % stack, timeout=120)
         return name
@@ -320,7 +348,7 @@ class Suite:
             self.collections = current
 
     def guestkill_phase(self, name, model, extra, base, clean, phase, tag):
-        if KILL_PHASES[phase][0] == 1:
+        if phase not in LINK_PHASES:
             lab("ssh", name, RESET, timeout=300)
         else:  # failover_link's work: IPv6 back on the lowers, and the upper's address on the PV (as a lower that got
             # its lease before it was enslaved): failover_link switches IPv6 off and carries the address to the upper
@@ -546,7 +574,7 @@ class Suite:
                 lab("unplug", name, check=False)
                 lab("replug", name)
         lab("unplug", name)
-        lab("reboot", name, timeout=900)
+        lab("reboot", name, "--timeout", "840", timeout=900)
         snap, secs, problems = self.wait_state(name, "unplugged")
         boot = self.vitals(snap)["uptime"]
         if boot < self.args.late:
@@ -557,13 +585,13 @@ class Suite:
         grp = group(snap)
         self.record(model, "vf", {"step": "late after boot (at uptime %.0f s)" % max(boot, self.args.late),
                                   "seconds": secs, "vf": grp["vf"], "vf_pci": grp["vf_pci"], "upper": grp["upper"],
-                                  "ipv4": grp["ipv4"], "problems": problems + more + self.same(base, snap, ("upper", "ipv4"))})
+                                  "ipv4": grp["ipv4"], "problems": problems + more + self.same(base, snap, ("upper", "ipv4"), units=False)})
 
     @staticmethod
-    def same(ref, snap, keys=("upper", "pv", "vf", "ipv4", "active"), rebooted=True):
+    def same(ref, snap, keys=("upper", "pv", "vf", "ipv4", "active"), rebooted=True, units=True):
         """Problems where the group differs from the reference's (names, addresses, active lower), and drift."""
         old, new = group(ref), group(snap)
-        return ["%s %s -> %s" % (k, old[k], new[k]) for k in keys if old[k] != new[k]] + drift(ref, snap, rebooted)
+        return ["%s %s -> %s" % (k, old[k], new[k]) for k in keys if old[k] != new[k]] + drift(ref, snap, rebooted, units)
 
     def reboots(self, name, model, base):
         """Reboots in a row: each boot's group must equal the first boot's (the first boot after a converge may
@@ -574,7 +602,7 @@ class Suite:
             if i == self.args.reboots:
                 lab("unplug", name)
             started = time.monotonic()
-            lab("reboot", name, timeout=900)
+            lab("reboot", name, "--timeout", "840", timeout=900)
             snap, secs, problems = self.wait_state(name, "plugged" if with_vf else "unplugged")
             keys = ("upper", "pv", "vf", "ipv4", "active") if with_vf else ("upper", "pv", "ipv4", "active")
             ref = refs.setdefault(with_vf, snap)
