@@ -179,8 +179,8 @@ def lab(*args, check=True, timeout=600):
         if args[0] != "ssh" or proc.returncode != 255 or "Connection" not in proc.stderr:
             break
     if check and proc.returncode:
-        raise RuntimeError("guestnet_lab %s failed (%d): %s" % (" ".join(args), proc.returncode,
-                                                               (proc.stderr or proc.stdout)[-2000:]))
+        tail = (proc.stderr or proc.stdout)[-2000:]
+        raise RuntimeError("guestnet_lab %s failed (%d): %s" % (" ".join(args), proc.returncode, tail))
     return proc
 
 

@@ -508,4 +508,3 @@ def test_a_carry_record_is_checked_before_use():
         ("inet", "192.0.2.10"), ("inet6", "2001:db8::5")]  # the PV's own lease, then the one valid owed entry
     assert out["routes"] == state["routes"]
     assert la.owed_state(state, res, None) is state
-
