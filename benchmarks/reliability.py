@@ -267,8 +267,10 @@ class Suite:
 
     def faults(self, name, model, extra):
         """The first converge SIGKILLed inside a locked task, rerun, third run; then two runs at once."""
+        # site.yml skips failover_link where NetworkManager owns the bond/team: a kill there would never land
+        tasks = LOCKED_TASKS[:1] if MODELS[model][1] == "NetworkManager" and model in ("bond", "team") else LOCKED_TASKS
         for kill in range(self.args.kills):
-            task = random.choice(LOCKED_TASKS)
+            task = random.choice(tasks)
             if kill:  # a converged guest: give failover_config work again (its files gone, the network as it is)
                 lab("ssh", name, "grep -rl 'Managed by guestnet.failover' /etc | xargs -r rm -f", check=False)
             res = self.playbook(name, "kill%d" % kill, extra, kill_task=task)
