@@ -197,12 +197,16 @@ def drift(base, snap, rebooted=False, units=True):
     return problems + udev_problems(snap)
 
 
+IDLE_EXIT = ("nm-dispatcher",)  # D-Bus-activated by NetworkManager's events, exits when idle: a count, not a leak
+
+
 def leaks(base, snap):
     """Process names whose count grew from `base` to `snap` -> {comm: (before, after)}, and units running now that
     the baseline did not list -> {"unit NAME": (None, "active/sub")}."""
     before = collections.Counter(p["comm"] for p in base["procs"])
     after = collections.Counter(p["comm"] for p in snap["procs"])
-    found = {comm: (before[comm], after[comm]) for comm in sorted(after) if after[comm] > before[comm]}
+    found = {comm: (before[comm], after[comm]) for comm in sorted(after)
+             if after[comm] > before[comm] and comm not in IDLE_EXIT}
     found.update({"unit " + unit: (None, state) for unit, state in new_units(base, snap).items()})
     return found
 
