@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Reliability suite (issue 15): soak, the VF back different, reboots and faults during apply, on lab guests.
 
-One lab guest at a time (rel-1, rel-2, ...), always taken down. Per model: boot, enable the stack under test, then
+One lab guest per model (rel-1, rel-2, ...; --first N), always taken down; or --attach NAME: a running, converged lab
+guest (a Molecule scenario's), neither booted, converged nor taken down. Per model: boot, enable the stack, then
   faults   site.yml SIGKILLed (the controller's process group) 0-8 s into failover_config or failover_link (picked at
            random) in the first converge, a rerun that must converge, a third run that must change nothing; the run
            lock held by flock(1) in the guest (failover_link must fail clearly, or wait); two site.yml runs at once
@@ -11,16 +12,21 @@ One lab guest at a time (rel-1, rel-2, ...), always taken down. Per model: boot,
   reboots  reboots in a row with the VF, and some without it
   probe    (fresh guest, not NetworkManager) failover_link with a probe nobody answers, rollback_timeout 5
   guestkill  the module itself SIGKILLed in the guest (failover_config early, during its reloads, at the initrd's
-           temporary copy; failover_link), then a rerun and a third run compared with the clean converge
+           temporary copy; failover_link the moment it took the lock, or at its first change of the links), stopped
+           first to read that it holds the lock; then a rerun and a third run compared with the clean converge
   etc      /etc read-only, /etc/systemd/network full: a clear failure, nothing written, the network as it was
   nodhcp   site.yml while the lab's DHCP does not answer; SSH (mgmt0) must stay
-After every step the guest is checked: the upper holds the only IPv4 address of the MAC, the lowers carry no address,
-the VF is enslaved (and the active port) after a re-plug, and against the state after the converge: the collection's
-files (sha256), NetworkManager profiles, networkd files, one announcer process, no failed units, no leaked processes.
+The parts after probe/faults run in the order given, each against the state at its start. After every step the guest
+is checked: the upper holds the only IPv4 address of the MAC, the lowers carry no address, the VF is enslaved (and the
+active port) after a re-plug; udev's queue is empty (udevadm settle) and udev initialised every link; and against the
+state at the part's start: the collection's files (sha256), NetworkManager profiles, networkd files, one announcer
+process, no failed units, no new running units (named), no leaked processes.
 Run from the repository root as root:
 
   PYTHONPATH=lab .venv/bin/python benchmarks/reliability.py --models bond net_failover --cycles 20
   PYTHONPATH=lab .venv/bin/python benchmarks/reliability.py --quick          # 3 cycles, 2 reboots, 1 kill, bond
+  PYTHONPATH=lab .venv/bin/python benchmarks/reliability.py --models team --attach pv-vf-pair-team --parts guestkill \
+      soak --kill-phases config-reloads --cycles 3                           # on a Molecule scenario's guest
 
 The collection is a `git archive` of --ref (default HEAD). Raw results (one JSON line per step, ansible logs) go to
 benchmarks/results/reliability-<UTC stamp>/ with report.md, the tables for benchmarks/reliability.md.
@@ -42,7 +48,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from guestnet_lab import netns, vm  # noqa: E402
-from failover_bench import ROOT, STARTED, ensure_pyroute2, export_collection, lab, say, _interrupt  # noqa: E402
+from failover_bench import ROOT, STARTED, ensure_pyroute2, export_collection, say, _interrupt  # noqa: E402
+from failover_bench import lab as lab_once  # noqa: E402
 from converge_bench import ANSIBLE_PLAYBOOK, RECAP_RE, write_inventory  # noqa: E402
 from reliability_checks import (LOCKED_TASKS, MAC, announcers, check_state, drift, group, leaks, overlaps,  # noqa: E402
                                 parse_snapshot, summary, task_spans)
@@ -65,8 +72,22 @@ while True:
         length = struct.unpack_from("iIII", buf, i)[3]
         name, i = buf[i + 16:i + 16 + length].rstrip(b"\\0"), i + 16 + length
         if name.endswith(b".guestnet-failover.tmp"):
-            os.kill(int(sys.argv[1]), 9)
-            sys.exit(print("killed %s at the creation of /boot/%s" % (sys.argv[1], name.decode())))
+            os.kill(int(sys.argv[1]), 19)  # SIGSTOP: frozen there; the killer reports, then SIGKILLs it
+            sys.exit(print("stopped %s at the creation of /boot/%s" % (sys.argv[1], name.decode())))
+"""
+DELADDR_STOP = """
+import os, socket, struct, sys
+sock = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE)
+sock.bind((0, 0x10 | 0x100))  # RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR
+while True:
+    data, off = sock.recv(65536), 0
+    while off + 16 <= len(data):
+        length, kind = struct.unpack_from("IH", data, off)
+        pid = open("/run/guestnet-failover.lock").read().strip() if kind == 21 else ""  # RTM_DELADDR
+        if pid and pid != sys.argv[1]:  # the lock's holder now, not failover_config
+            os.kill(int(pid), 19)
+            sys.exit(print(pid))
+        off += max(16, (length + 3) & ~3)
 """
 # The module SIGKILLed in the guest (guestkill): phase -> (which lock holder of site.yml, 1 failover_config or
 # 2 failover_link; what the guest waits for before the kill, $p the module's pid, $D a random delay).
@@ -74,12 +95,18 @@ KILL_PHASES = {
     "config-early": (1, "sleep $D"),
     "config-reloads": (1, "until pgrep -P $p -f 'udevadm|networkctl|systemctl (daemon-reload|restart)' >/dev/null; "
                           "do sleep 0.02; done; sleep 0.${RANDOM:0:1}"),
-    # the initrd's temporary copy lives for milliseconds (6 MB): inotify sees it created, the kill follows at once
+    # the initrd's temporary copy lives for milliseconds (6 MB): inotify sees it created, the stop follows at once
     "config-initrd": (1, "python3 -c %s $p" % shlex.quote(INOTIFY_KILL)),
-    "link": (2, "sleep $D"),
+    # failover_link holds the lock well under a second (0.4 s on net_failover): stopped the moment it took it
+    "link-lock": (2, ":"),
+    # ... or at its first change of the links (an address removed from a lower: IPv6 off, or the carried IPv4): a
+    # netlink listener, ready once failover_config took the lock, stops the next holder at the first RTM_DELADDR
+    "link-apply": (1, "p=$(timeout 120 python3 -c %s $p)" % shlex.quote(DELADDR_STOP)),
 }
+LINK_PHASES = ("link-lock", "link-apply")
 # Guest side of a kill: wait for the Nth module to take the run lock (the lock file holds its pid, its command line
-# is exactly /usr/bin/python3 under pipelining), wait for the phase, report what the module was doing, SIGKILL it.
+# is exactly /usr/bin/python3 under pipelining), wait for the phase, SIGSTOP it (frozen: what it holds and did is
+# read with nothing moving), report the lock it holds (/proc/locks), its children, temp files and the links, SIGKILL.
 KILLER = r"""
 L=/run/guestnet-failover.lock n=0 last=
 while :; do
@@ -87,13 +114,16 @@ while :; do
   if [ -n "$p" ] && [ "$p" != "$last" ] && [ "$(tr '\0' ' ' </proc/$p/cmdline 2>/dev/null)" = "/usr/bin/python3 " ]; then
     n=$((n+1)); last=$p; [ $n -ge $WANT ] && break
   fi
-  sleep 0.02
+  sleep 0.01
 done
 t0=$(date +%s.%N)
 eval "$COND"
+kill -STOP $p && echo "stopped $p $(awk "BEGIN{print $(date +%s.%N) - $t0}") s after lock holder $WANT was seen"
+echo "lock: $(awk -v p=$p -v i=":$(stat -c %i $L)\$" '$5 == p && $6 ~ i {print "held by", p, $2, $4}' /proc/locks)"
 echo "children: $(ps --ppid $p -o args= | tr '\n' ';')"
 echo "temps: $(find /etc /usr/local/lib/guestnet-failover /boot \( -name '.guestnet-*' -o -name '*.guestnet-failover.tmp' \) 2>/dev/null | tr '\n' ' ')"
-kill -9 $p && echo "killed $p $(awk "BEGIN{print $(date +%s.%N) - $t0}") s after it took the lock"
+echo "ipv4: $(ip -4 -br addr | tr -s ' ' | tr '\n' ';')"
+kill -9 $p && echo "killed $p"
 """
 # Leftovers and the work after the files (reloads, announcer) after a rerun: compared with the clean converge.
 LEFTOVERS = ("echo @@temps; find /etc /usr/local/lib/guestnet-failover /boot \\( -name '.guestnet-*' -o "
@@ -104,11 +134,12 @@ LEFTOVERS = ("echo @@temps; find /etc /usr/local/lib/guestnet-failover /boot \\(
              "do networkctl status --no-pager -n0 $l 2>/dev/null | grep -E 'Network File|Link File' | sed \"s/^ */$l /\"; done; "
              "echo @@udev; for l in $(ls /sys/class/net); do udevadm info -q property /sys/class/net/$l | "
              "grep -E '^(ID_NET_MANAGED_BY|NM_UNMANAGED|ID_NET_LINK_FILE)=' | sed \"s/^/$l /\"; done; echo @@pending; "
-             "ls -1 /run/guestnet-failover.* 2>/dev/null")
+             "ls -1 /run/guestnet-failover.* 2>/dev/null; echo @@ipv6_off; grep -l 1 /proc/sys/net/ipv6/conf/*/disable_ipv6")
 # Undo what failover_config did (the announcer stopped, its files, the initrd of before the first converge):
-# the killed run then has the first converge's work again.
+# the killed run then has the first converge's work again. The ifenslave guard stays: the apply role puts it in the
+# place of Debian's hook (NetworkManager bonds), and without that hook no run puts it back.
 RESET = ("systemctl stop guestnet-announce.service 2>/dev/null; grep -rlZ 'Managed by guestnet.failover' /etc | "
-         "xargs -0r rm -f; rm -rf /usr/local/lib/guestnet-failover /etc/guestnet; "
+         "grep -zv '^/etc/network/if-post-down.d/ifenslave$' | xargs -0r rm -f; rm -rf /usr/local/lib/guestnet-failover /etc/guestnet; "
          "cp /root/initrd.orig /boot/initrd.img-$(uname -r); systemctl daemon-reload; udevadm control --reload; "
          "networkctl reload 2>/dev/null; true")
 PARTS = ("probe", "faults", "guestkill", "etc", "nodhcp", "soak", "vf", "reboots")
@@ -116,6 +147,10 @@ BLACKHOLE = "10.99.0.250"  # in the data subnet, nobody answers (dnsmasq hands o
 # One guest command per section of a snapshot (read-only; joined with "echo @@name" markers).
 SECTIONS = (
     ("self", "echo $$ $PPID"),
+    # first: udev's queue drained (waited for, bounded) before the rest is read; links udev never initialised
+    ("udev", "udevadm settle --timeout=20; echo settle=$?; [ -e /run/udev/queue ] && echo queue=present; "
+             "for f in /sys/class/net/*/ifindex; do [ -e /run/udev/data/n$(cat $f) ] || { l=${f%/ifindex}; "
+             "echo uninitialized=${l##*/}; }; done"),
     ("links", "ip -d -j addr show"),
     ("devices", "ls -l /sys/class/net/*/device /sys/class/net/*/device/driver"),
     ("bond", "cat /proc/net/bonding/* 2>/dev/null"),
@@ -128,12 +163,26 @@ SECTIONS = (
     ("ps", "ps --ppid 2 -p 2 --deselect -o pid=,ppid=,rss=,comm=,args="),
     ("mem", "grep -E '^(MemTotal|MemAvailable):' /proc/meminfo"),
     ("failed", "systemctl --failed --no-legend --plain"),
+    ("units", "systemctl list-units --all --plain --no-legend --no-pager --full"),
     ("uptime", "cat /proc/uptime"),
 )
 SNAPSHOT = "; ".join("echo @@%s; %s" % pair for pair in SECTIONS)
 
 
 # ---- the lab side -------------------------------------------------------------------------------------------------
+
+def lab(*args, check=True, timeout=600):
+    """The lab CLI; an SSH that did not connect (ssh's rc 255: "timed out during banner exchange" on a loaded host)
+    is tried again, twice, before it counts."""
+    for dummy in range(3):
+        proc = lab_once(*args, check=False, timeout=timeout)
+        if args[0] != "ssh" or proc.returncode != 255 or "Connection" not in proc.stderr:
+            break
+    if check and proc.returncode:
+        tail = (proc.stderr or proc.stdout)[-2000:]
+        raise RuntimeError("guestnet_lab %s failed (%d): %s" % (" ".join(args), proc.returncode, tail))
+    return proc
+
 
 class Suite:
     """One model on one guest at a time; every step is a JSON line in raw.jsonl."""
@@ -211,15 +260,17 @@ class Suite:
         STARTED.add(name)
         say(model, "up", name, topology)
         inst = json.loads(lab("up", name, "--topology", topology, "--release", self.args.release, "--json",
-                              timeout=900).stdout)
+                              "--timeout", "840", timeout=900).stdout)  # a loaded host boots slowly
         write_inventory(os.path.join(self.outdir, "inventory-%s.ini" % name), name, inst)
         lab("ssh", name, "systemctl enable --now %s.service" % stack, timeout=120)
         return name
 
     def faults(self, name, model, extra):
         """The first converge SIGKILLed inside a locked task, rerun, third run; then two runs at once."""
+        # site.yml skips failover_link where NetworkManager owns the bond/team: a kill there would never land
+        tasks = LOCKED_TASKS[:1] if MODELS[model][1] == "NetworkManager" and model in ("bond", "team") else LOCKED_TASKS
         for kill in range(self.args.kills):
-            task = random.choice(LOCKED_TASKS)
+            task = random.choice(tasks)
             if kill:  # a converged guest: give failover_config work again (its files gone, the network as it is)
                 lab("ssh", name, "grep -rl 'Managed by guestnet.failover' /etc | xargs -r rm -f", check=False)
             res = self.playbook(name, "kill%d" % kill, extra, kill_task=task)
@@ -257,7 +308,7 @@ class Suite:
     def killed_in_guest(self, name, label, extra, phase):
         """site.yml with its module SIGKILLed in the guest at `phase` (KILL_PHASES); the controller is left alone."""
         want, cond = KILL_PHASES[phase]
-        delay = round(random.uniform(0, 2.5 if want == 1 else 0.3), 2)  # failover_link holds the lock well under 1 s
+        delay = round(random.uniform(0, 2.5), 2)  # config-early
         script = "WANT=%d D=%s COND=%s\n%s" % (want, delay, shlex.quote(cond), KILLER)
         lab("ssh", name, ": > /run/guestnet-failover.lock", check=False)  # no pid of an earlier run in it
         killer = {}
@@ -280,8 +331,14 @@ class Suite:
         first with that collection (before a fix), then with --ref."""
         clean = self.leftovers(name)
         self.record(model, "guestkill", {"step": "clean converge (reference)", "reference": clean, "problems": []})
-        runs = [(phase, ref) for phase in self.args.kill_phases for ref in (self.args.ref_before, None)
-                if ref is None or (ref and phase == "config-reloads")]  # the phase the owed-reloads fix is about
+        phases = self.args.kill_phases
+        if MODELS[model][1] == "NetworkManager" and model in ("bond", "team"):  # site.yml skips failover_link there
+            phases = [phase for phase in phases if phase not in LINK_PHASES]
+            self.record(model, "guestkill", {"step": "link phases skipped: NetworkManager owns the %s, site.yml does not "
+                                                     "run failover_link" % model, "problems": []})
+        # each phase once; with --ref-before, config-reloads (the phase the owed-reloads fix is about) first with it
+        runs = [(phase, ref) for phase in phases
+                for ref in ((self.args.ref_before, None) if self.args.ref_before and phase == "config-reloads" else (None,))]
         current = self.collections
         try:
             for phase, ref in runs:
@@ -293,16 +350,22 @@ class Suite:
             self.collections = current
 
     def guestkill_phase(self, name, model, extra, base, clean, phase, tag):
-        if KILL_PHASES[phase][0] == 1:
+        if phase not in LINK_PHASES:
             lab("ssh", name, RESET, timeout=300)
-        else:  # failover_link's work: IPv6 back on the lowers (an address there would be carried to the upper)
-            lowers = [low for low in (group(base)["pv"], group(base)["vf"]) if low]
-            lab("ssh", name, "; ".join("sysctl -qw net.ipv6.conf.%s.disable_ipv6=0" % low for low in lowers), check=False)
+        else:  # failover_link's work: IPv6 back on the lowers, and the upper's address on the PV (as a lower that got
+            # its lease before it was enslaved): failover_link switches IPv6 off and carries the address to the upper
+            grp = group(base)
+            upper = next(link for link in base["links"] if link["ifname"] == grp["upper"])
+            prefix = next(a["prefixlen"] for a in upper["addr_info"] if a.get("local") == grp["ipv4"][0])
+            lowers = [low for low in (grp["pv"], grp["vf"]) if low]
+            lab("ssh", name, "; ".join(["sysctl -qw net.ipv6.conf.%s.disable_ipv6=0" % low for low in lowers] + [
+                "ip -4 addr flush dev %s scope global" % grp["upper"],
+                "ip addr add %s/%s dev %s" % (grp["ipv4"][0], prefix, grp["pv"])]), check=False)
         res = self.killed_in_guest(name, "gkill-%s%s" % (phase, "-before" if tag else ""), extra, phase)
-        killed = "killed" in res["guest_kill"]
+        killed = "killed" in res["guest_kill"] and "held by" in res["guest_kill"]  # killed while it held the lock
         self.record(model, "guestkill", dict(res, step="module SIGKILLed in the guest: %s%s" % (phase, tag),
                                              problems=[] if killed and res["rc"] else ["not killed (rc %s)" % res["rc"]],
-                                             after_kill=self.leftovers(name)))
+                                             after_kill=self.leftovers(name), group_after_kill=group(self.snapshot(name))))
         for label in ("rerun", "third"):
             res = self.playbook(name, "g%s-%s%s" % (label, phase, "-before" if tag else ""), extra)
             snap, secs, problems = self.wait_state(name, "plugged")
@@ -432,9 +495,10 @@ class Suite:
                                      "output": proc.stdout[-1500:], "links_before": mac_links(before),
                                      "links_after": mac_links(after), "journal": guest_log, "problems": problems})
 
-    def lock_held(self, name, model, hold=40):
+    def lock_held(self, name, model, hold=150):
         """The run lock held by flock(1) in the guest: failover_link (check mode) with lock_timeout 5 must fail naming
-        the lock; with lock_timeout 300 it must wait for the holder and then succeed."""
+        the lock; with lock_timeout 300 it must wait for the holder and then succeed. The hold outlasts the first call
+        (run 5: an ad-hoc call took 47 s to reach the guest under load, after a 40 s hold had ended)."""
         lab("ssh", name, "systemd-run --collect --unit=rel-lockhold flock /run/guestnet-failover.lock sleep %d" % hold)
         held = time.monotonic()
         for timeout in (5, 300):
@@ -464,8 +528,12 @@ class Suite:
         return {"owned": len(owned.split()), "missing": sorted(p for p in owned.split() if p.lstrip("/") not in listing)}
 
     def soak(self, name, model, base):
-        target = group(base)["ipv4"][0]
+        target, snap = group(base)["ipv4"][0], base
         for cycle in range(1, self.args.cycles + 1):
+            if self.args.soak_until and datetime.datetime.now(datetime.timezone.utc).strftime("%H:%M") >= self.args.soak_until:
+                self.record(model, "soak-end", {"step": "stopped at --soak-until %s after %d cycles" % (
+                    self.args.soak_until, cycle - 1), "problems": []})
+                break
             row = {"step": "cycle %d" % cycle, "lost": 0, "problems": []}
             for action, phase in (("unplug", "unplugged"), ("replug", "plugged")):
                 data = json.loads(lab("measure", name, "--action", action, "--target", target, "--after",
@@ -509,7 +577,7 @@ class Suite:
                 lab("unplug", name, check=False)
                 lab("replug", name)
         lab("unplug", name)
-        lab("reboot", name, timeout=900)
+        lab("reboot", name, "--timeout", "840", timeout=900)
         snap, secs, problems = self.wait_state(name, "unplugged")
         boot = self.vitals(snap)["uptime"]
         if boot < self.args.late:
@@ -520,13 +588,13 @@ class Suite:
         grp = group(snap)
         self.record(model, "vf", {"step": "late after boot (at uptime %.0f s)" % max(boot, self.args.late),
                                   "seconds": secs, "vf": grp["vf"], "vf_pci": grp["vf_pci"], "upper": grp["upper"],
-                                  "ipv4": grp["ipv4"], "problems": problems + more + self.same(base, snap, ("upper", "ipv4"))})
+                                  "ipv4": grp["ipv4"], "problems": problems + more + self.same(base, snap, ("upper", "ipv4"), units=False)})
 
     @staticmethod
-    def same(ref, snap, keys=("upper", "pv", "vf", "ipv4", "active"), rebooted=True):
+    def same(ref, snap, keys=("upper", "pv", "vf", "ipv4", "active"), rebooted=True, units=True):
         """Problems where the group differs from the reference's (names, addresses, active lower), and drift."""
         old, new = group(ref), group(snap)
-        return ["%s %s -> %s" % (k, old[k], new[k]) for k in keys if old[k] != new[k]] + drift(ref, snap, rebooted)
+        return ["%s %s -> %s" % (k, old[k], new[k]) for k in keys if old[k] != new[k]] + drift(ref, snap, rebooted, units)
 
     def reboots(self, name, model, base):
         """Reboots in a row: each boot's group must equal the first boot's (the first boot after a converge may
@@ -537,7 +605,7 @@ class Suite:
             if i == self.args.reboots:
                 lab("unplug", name)
             started = time.monotonic()
-            lab("reboot", name, timeout=900)
+            lab("reboot", name, "--timeout", "840", timeout=900)
             snap, secs, problems = self.wait_state(name, "plugged" if with_vf else "unplugged")
             keys = ("upper", "pv", "vf", "ipv4", "active") if with_vf else ("upper", "pv", "ipv4", "active")
             ref = refs.setdefault(with_vf, snap)
@@ -550,10 +618,18 @@ class Suite:
         if self.args.reboots_without:
             lab("replug", name)
 
+    def attach(self, name):
+        """An existing, converged lab guest (--attach): its inventory from the lab's instance record; nothing booted."""
+        with open(os.path.join(vm.rundir(name), "instance.json"), encoding="utf-8") as handle:
+            write_inventory(os.path.join(self.outdir, "inventory-%s.ini" % name), name, json.load(handle))
+        return name
+
     def run_model(self, model):
-        name = self.up(model)
+        attached = self.args.attach
+        name = self.attach(attached) if attached else self.up(model)
         extra = MODELS[model][2]
-        lab("ssh", name, "cp /boot/initrd.img-$(uname -r) /root/initrd.orig")  # for RESET
+        # for RESET (guestkill): the initrd of before the first converge (an attached guest's has the segment already)
+        lab("ssh", name, "[ -e /root/initrd.orig ] || cp /boot/initrd.img-$(uname -r) /root/initrd.orig")
         try:
             if "probe" in self.args.parts:  # on the fresh guest: nothing converged yet
                 if MODELS[model][1] == "NetworkManager":
@@ -564,21 +640,25 @@ class Suite:
                 self.faults(name, model, extra)
             elif self.args.parts == ["probe"]:
                 return
-            else:
+            elif not attached:
                 res = self.playbook(name, "converge", extra)
                 self.record(model, "converge", dict(res, step="site.yml", problems=["rc %s" % res["rc"]] if res["rc"] else []))
-            base, secs, problems = self.wait_state(name, "plugged")
-            self.record(model, "baseline", {"step": "after converge", "group": group(base), "vitals": self.vitals(base),
-                                            "files": len(base["files"]), "nm": base["nm"], "problems": problems})
-            for part in ("guestkill", "etc", "nodhcp"):
-                if part in self.args.parts:
+            base = None
+            # the other parts in the order given; each compares with the state at its start (a part before it may
+            # have restarted the announcer, rebooted, renamed the lowers to their persistent names)
+            for part in [part for part in self.args.parts if part not in ("probe", "faults")]:
+                base, secs, problems = self.wait_state(name, "plugged")
+                self.record(model, "baseline", {"step": "before %s" % part, "group": group(base), "vitals": self.vitals(base),
+                                                "files": len(base["files"]), "nm": base["nm"], "units": len(base["units"] or {}),
+                                                "seconds": secs, "problems": problems})
+                if part in ("guestkill", "etc", "nodhcp"):
                     getattr(self, part)(name, model, extra, base)
-            for part in ("soak", "vf", "reboots"):
-                if part in self.args.parts:
+                else:
                     getattr(self, {"vf": "vf_cases"}.get(part, part))(name, model, base)
         finally:
-            lab("down", name, check=False)
-            STARTED.discard(name)
+            if not attached:
+                lab("down", name, check=False)
+                STARTED.discard(name)
 
 
 def report(results):
@@ -595,7 +675,8 @@ def report(results):
                 lines.append("| %s | %d | %s | %s | %s |" % (key, stats["n"], stats["median"], stats["p95"], stats["max"]))
             lines.append("\nSoak steps with problems: %d of %d cycles" % (sum(1 for r in soak if r["problems"]), len(soak)))
             for end in parts.get("soak-end", []):
-                lines.append("Start: %s  \nEnd: %s  \nLeaks: %s\n" % (end["start"], end["end"], end["leaks"] or "none"))
+                lines.append("%s: %s" % (end["step"], "start: %s  \nend: %s  \nleaks: %s\n" % (
+                    end["start"], end["end"], end["leaks"] or "none") if "start" in end else ""))
         for part in ("probe", "converge", "faults", "guestkill", "etc", "nodhcp", "baseline", "vf", "reboots"):
             for row in parts.get(part, []):
                 hidden = ("model", "part", "step", "log", "tails", "journal", "nm", "reference", "leftovers", "after_kill",
@@ -627,6 +708,9 @@ def main(argv=None):
     parser.add_argument("--etc-cases", nargs="+", choices=("read-only", "full"), default=["read-only", "full"])
     parser.add_argument("--ref-before", help="guestkill: also run each failover_config kill with this ref (before a fix)")
     parser.add_argument("--seed", type=int, help="random seed (kill points); default: time")
+    parser.add_argument("--attach", metavar="NAME", help="use this running, converged lab guest of ONE model: no boot, "
+                        "no converge, never taken down (parts: guestkill etc nodhcp soak vf reboots)")
+    parser.add_argument("--soak-until", metavar="HH:MM", help="stop the soak at this UTC time (the cycles run are reported)")
     parser.add_argument("--quick", action="store_true", help="short form: bond, 3 cycles, 2 reboots, 1 kill, 10 s away")
     args = parser.parse_args(argv)
     if args.quick:
@@ -634,6 +718,8 @@ def main(argv=None):
             ["bond"], 3, 2, 0, 1, 10)
         # the in-guest fault steps ran on networkd guests only so far (reliability.md, run 4): not in the short form
         args.parts = [part for part in args.parts if part in ("faults", "soak", "vf", "reboots")]
+    if args.attach and (len(args.models) != 1 or set(args.parts) & {"probe", "faults"}):
+        parser.error("--attach takes one model and no probe/faults (they need a fresh guest)")
     args.seed = int(time.time()) if args.seed is None else args.seed
     random.seed(args.seed)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")

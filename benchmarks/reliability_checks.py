@@ -14,6 +14,12 @@ MAC = "52:54:00:12:34:56"
 PV_DRIVER = "virtio_net"
 LOCKED_TASKS = ("Write persistent failover configuration", "Apply failover groups now")  # the modules taking the lock
 LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) .*?\| (.*)$")
+# Units not compared: device units (udev's; their names follow the device path, so a VF at another root port is a new
+# one), the SSH sessions' own (the snapshot's and Ansible's), and D-Bus-activated services that exit when idle
+# (present or not depending on when the snapshot ran).
+UNIT_IGNORED = re.compile(r".*\.device$|session-\d+\.scope$|user@\d+\.service$|user-runtime-dir@\d+\.service$"
+                          r"|user-\d+\.slice$|run-user-\d+\.mount$"
+                          r"|(systemd-(hostnamed|localed|timedated)|NetworkManager-dispatcher|polkit)\.service$")
 
 
 def summary(values):
@@ -46,6 +52,12 @@ def parse_snapshot(text):
                           "args": parts[4] if len(parts) > 4 else ""})
     announcer = dict(line.split("=", 1) for line in raw.get("announcer", "").splitlines() if "=" in line)
     active = re.search(r"Currently Active Slave: (\S+)", raw.get("bond", ""))
+    udev = dict(line.split("=", 1) for line in raw.get("udev", "").splitlines() if "=" in line)
+    units = {}
+    for line in raw.get("units", "").splitlines():  # UNIT LOAD ACTIVE SUB DESCRIPTION
+        parts = line.split()
+        if len(parts) >= 4 and not UNIT_IGNORED.match(parts[0]):
+            units[parts[0]] = "%s/%s" % (parts[2], parts[3])
     return {
         "links": json.loads(raw.get("links") or "[]"),
         "devices": devices,
@@ -58,6 +70,11 @@ def parse_snapshot(text):
         "mem": {k.rstrip(":"): int(v) for k, v, *dummy in (line.split() for line in raw.get("mem", "").splitlines())},
         "failed": sorted(line.split()[0] for line in raw.get("failed", "").splitlines() if line.strip()),
         "uptime": float((raw.get("uptime") or "0").split()[0]),
+        # udevadm settle's exit code, the queue flag file, links udev has not initialised (None: not captured)
+        "udev": {"settle": int(udev["settle"]), "queue": udev.get("queue") == "present",
+                 "uninitialized": sorted(v for k, v in (line.split("=", 1) for line in raw["udev"].splitlines() if "=" in line)
+                                         if k == "uninitialized")} if "settle" in udev else None,
+        "units": units if "units" in raw else None,
     }
 
 
@@ -131,12 +148,33 @@ def check_state(snap, phase):
     return problems
 
 
+def udev_problems(snap):
+    """The udev queue not empty after settling, or a link udev never initialised (no /run/udev/data entry)."""
+    udev = snap.get("udev")
+    if udev is None:
+        return []
+    problems = ["udevadm settle rc %d (queue not empty after its timeout)" % udev["settle"]] if udev["settle"] else []
+    problems += ["udev queue still present (/run/udev/queue)"] if udev["queue"] else []
+    problems += ["links udev has not initialised: %s" % udev["uninitialized"]] if udev["uninitialized"] else []
+    return problems
+
+
+def new_units(base, snap):
+    """Units running in `snap` (not inactive) that the baseline did not list -> {unit: "active/sub"}."""
+    if base.get("units") is None or snap.get("units") is None:
+        return {}
+    return {unit: state for unit, state in sorted(snap["units"].items())
+            if unit not in base["units"] and not state.startswith("inactive/")}
+
+
 def announcers(snap):
     return [p for p in snap["procs"] if "announce_watch" in p["args"]]
 
 
-def drift(base, snap, rebooted=False):
-    """Problems of `snap` against a baseline (files, profiles, announcer, units); `rebooted`: a boot lies between."""
+def drift(base, snap, rebooted=False, units=True):
+    """Problems of `snap` against a baseline (files, profiles, announcer, failed and new units) and udev's state;
+    `rebooted`: a boot lies between; `units` False: not the running units (the first boot after a converge starts
+    units the converge's boot never ran, e.g. NetworkManager-wait-online)."""
     problems = []
     for key in ("files", "nm", "networkd"):
         old, new = set(base[key]), set(snap[key])
@@ -153,14 +191,24 @@ def drift(base, snap, rebooted=False):
             problems.append("announcer %s %s -> %s" % (key, base["announcer"].get(key), snap["announcer"].get(key)))
     if set(snap["failed"]) - set(base["failed"]):
         problems.append("failed units: %s" % sorted(set(snap["failed"]) - set(base["failed"])))
-    return problems
+    if units and new_units(base, snap):
+        problems.append("units leaked (not in the baseline): %s" % ", ".join(
+            "%s %s" % item for item in new_units(base, snap).items()))
+    return problems + udev_problems(snap)
+
+
+IDLE_EXIT = ("nm-dispatcher",)  # D-Bus-activated by NetworkManager's events, exits when idle: a count, not a leak
 
 
 def leaks(base, snap):
-    """Process names whose count grew from `base` to `snap` -> {comm: (before, after)}."""
+    """Process names whose count grew from `base` to `snap` -> {comm: (before, after)}, and units running now that
+    the baseline did not list -> {"unit NAME": (None, "active/sub")}."""
     before = collections.Counter(p["comm"] for p in base["procs"])
     after = collections.Counter(p["comm"] for p in snap["procs"])
-    return {comm: (before[comm], after[comm]) for comm in sorted(after) if after[comm] > before[comm]}
+    found = {comm: (before[comm], after[comm]) for comm in sorted(after)
+             if after[comm] > before[comm] and comm not in IDLE_EXIT}
+    found.update({"unit " + unit: (None, state) for unit, state in new_units(base, snap).items()})
+    return found
 
 
 def task_spans(log_text, names=LOCKED_TASKS):

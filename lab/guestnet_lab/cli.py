@@ -56,8 +56,11 @@ def parser() -> argparse.ArgumentParser:
     rsd.add_argument("--json", action="store_true")
 
     for cmd, text in (("down", "stop an instance and remove everything it created"),
-                      ("serial", "print the serial log path"), ("reboot", "reboot the guest, wait for SSH")):
+                      ("serial", "print the serial log path")):
         sub.add_parser(cmd, help=text).add_argument("name")
+    rbt = sub.add_parser("reboot", help="reboot the guest, wait for SSH")
+    rbt.add_argument("name")
+    rbt.add_argument("--timeout", type=float, help="seconds to wait for SSH (default 240, cloud images 600)")
 
     sshp = sub.add_parser("ssh", help="SSH into the guest (or run a command there)")
     sshp.add_argument("name")
@@ -109,7 +112,7 @@ def dispatch(args: argparse.Namespace) -> int:
     elif args.command == "serial":
         print(vm.load(args.name)["serial_log"])
     elif args.command == "reboot":
-        print(vm.reboot(args.name))
+        print(vm.reboot(args.name, args.timeout))
     elif args.command == "ssh":
         inst = vm.load(args.name)
         remote = [" ".join(args.remote)] if args.remote else None

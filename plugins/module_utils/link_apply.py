@@ -7,6 +7,7 @@ probe, rollback). This one only strings them together and keeps the snapshot rol
 """
 from __future__ import annotations
 
+import ipaddress
 import json
 import time
 
@@ -48,13 +49,67 @@ def _mac_refused(applier, state, res, check_mode):
     return step["refused"]
 
 
+def _valid_owed(addr, route):
+    """An address or route entry of the carry record that is safe to hand to netlink (else None)."""
+    try:
+        if addr is not None:
+            iface = ipaddress.ip_interface("%s/%d" % (addr["address"], int(addr["prefixlen"])))
+            family = "inet" if iface.version == 4 else "inet6"
+            return {"family": family, "address": str(iface.ip), "prefixlen": iface.network.prefixlen, "scope": "global",
+                    "permanent": True, "valid_lft": 0xFFFFFFFF, "preferred_lft": 0xFFFFFFFF}
+        family = route["family"]
+        dst = route["dst"] if route["dst"] == "default" else str(ipaddress.ip_network(route["dst"]))
+        gateway = str(ipaddress.ip_address(route["gateway"])) if route.get("gateway") else None
+        if family not in ("inet", "inet6"):
+            return None
+        return {"family": family, "dst": dst, "gateway": gateway, "priority": int(route["priority"]) if route.get(
+            "priority") else None, "proto": int(route.get("proto") or 0), "scope": int(route.get("scope") or 0)}
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def owed_state(state, res, owed):
+    """``state`` with what a killed run was carrying to this group's upper (``owed``: its carry record entry) put back
+    on the PV, where the planner carries it from: the kill fell after the lowers lost it, before the upper had it."""
+    if not owed or not res.get("pv"):
+        return state
+    state = _copy(state)
+    links, pv = state["links"], res["pv"]
+    names = [n for n in (res["upper"], res["pv"], res["vf"]) if n in links]
+    present = set((a["address"], a["prefixlen"]) for n in names for a in links[n]["addresses"])
+    for entry in owed.get("addresses") or []:
+        addr = _valid_owed(entry, None)
+        if addr and (addr["address"], addr["prefixlen"]) not in present:
+            links[pv]["addresses"].append(addr)
+    for entry in owed.get("routes") or []:
+        route = _valid_owed(None, entry)
+        if route:
+            route["dev"] = pv
+            state.setdefault("routes", []).append(route)
+    return state
+
+
+def carried(plans):
+    """What the plans put on uppers, {group MAC: {"addresses", "routes"}}: recorded before the lowers lose it."""
+    out = {}
+    for plan in plans:
+        adds = [s["addr"] for s in plan["steps"] if s["op"] == "addr_add"]
+        routes = [s["route"] for s in plan["steps"] if s["op"] == "route_add"]
+        if adds or routes:
+            out[plan["mac"]] = {"addresses": adds, "routes": routes}
+    return out
+
+
 def run(ipr, groups, check_mode=False, probe_target=None, probe_method="arp", probe_device=None,
-        rollback_timeout=30, carrier_timeout=10.0, reader=None, prober=None, announcer=None, carry_l3=True):
+        rollback_timeout=30, carrier_timeout=10.0, reader=None, prober=None, announcer=None, carry_l3=True,
+        owed=None, record=None):
     """Plan and (unless ``check_mode``) apply ``groups``; probe and roll back on failure.
 
     Returns ``{"changed", "groups", "before", "after"}``; raises ``RolledBack`` after a restore.
     ``announcer(upper)`` is called for each changed upper once the probe (if any) succeeded. ``carry_l3`` False:
     the lowers' addresses and routes are dropped instead of carried to the upper (link_plan._wanted_addresses).
+    ``owed``: the carry record a killed run left ({group MAC: ...}, owed_state); ``record(carried)`` is called with
+    what this run carries before its first step and with None once the run is over (done or rolled back).
     """
     try:
         for index, group in enumerate(groups):
@@ -83,7 +138,9 @@ def run(ipr, groups, check_mode=False, probe_target=None, probe_method="arp", pr
             refused = _mac_refused(applier, state, res, check_mode)
             if applier.log:
                 state = snapshot()  # the MAC test toggled the VF (and may have left it the PV's MAC)
-            plan = plan_group(state, group, refused, carry_l3)
+            owed_here = (owed or {}).get(group["mac"]) if carry_l3 else None
+            plan = plan_group(owed_state(state, res, owed_here), group, refused, carry_l3)
+            plan["mac"] = group["mac"]
             plan["fail_over_mac"] = (plan["target"].get("options") or {}).get("fail_over_mac")
             plans.append(plan)
     except LinkApplyError:
@@ -101,19 +158,27 @@ def run(ipr, groups, check_mode=False, probe_target=None, probe_method="arp", pr
         result["groups"].append({"upper": res["upper"], "model": res["model"], "pv": res["pv"], "vf": res["vf"],
                                  "changed": bool(plan["steps"]), "steps": plan["steps"], "notes": plan["notes"],
                                  "fail_over_mac": plan["fail_over_mac"]})
-    if check_mode or not steps:
+    if check_mode:
+        return result
+    if not steps:
+        if owed and record:
+            record(None)  # nothing left to carry: it is where it belongs
         return result
 
     created = [(p["resolved"]["upper"], p["resolved"]["model"]) for p in plans
                if p["steps"] and not p["resolved"]["upper_exists"] and p["resolved"]["model"] in ("bond", "team")]
     names = touched(steps + applier.log) | set(n for p in plans for n in (p["resolved"]["pv"], p["resolved"]["vf"]) if n)
     saved = _copy(restrict(pristine, names))
+    if record:
+        record(carried(plans) or None)  # before the lowers lose what the upper is to carry
     started = time.monotonic()
     try:
         for plan in plans:
             applier.run(plan["steps"])
     except Exception as exc:  # pylint: disable=broad-except
         errors = rollback(ipr, saved, reader(ipr), created)
+        if record and not errors:
+            record(None)
         raise RolledBack("applying %s failed (%s); the previous state was restored" % (
             (applier.current or {}).get("op", "a step"), exc), errors)
     result["apply_seconds"] = round(time.monotonic() - started, 3)
@@ -125,6 +190,8 @@ def run(ipr, groups, check_mode=False, probe_target=None, probe_method="arp", pr
                            "seconds": round(time.monotonic() - t0, 3)}
         if not ok:
             errors = rollback(ipr, saved, reader(ipr), created)
+            if record and not errors:
+                record(None)
             err = RolledBack("%s did not answer %s probes through %s within %ss; the previous state was restored" % (
                 probe_target, probe_method, device, rollback_timeout), errors)
             err.result = result
@@ -133,6 +200,8 @@ def run(ipr, groups, check_mode=False, probe_target=None, probe_method="arp", pr
         for plan in plans:
             if plan["steps"]:
                 announcer(plan["resolved"]["upper"])
+    if record:
+        record(None)
     final = snapshot()
     result["after"] = "".join(summary(current_view(final, p["resolved"])) for p in plans)
     return result

@@ -10,7 +10,8 @@ the first, up to a timeout, then fails with a message naming the lock and the ho
 What a run still owes after its files are written (reloads, the announcer's restart) is recorded in
 ``run/guestnet-failover.pending`` under the root (``/run``: a reboot does that work anyway) before the first write and
 removed once done: a run killed or failing in between leaves it, and the next run does that work even though the files
-compare equal then.
+compare equal then. Likewise failover_link records the addresses and routes it carries from the lowers to an upper in
+``/run/guestnet-failover.carry`` before it removes them from the lowers: killed in between, they exist nowhere else.
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ POLL_SECONDS = 0.2
 
 
 PENDING = "run/guestnet-failover.pending"
+CARRY = "run/guestnet-failover.carry"
 _PENDING_PATH = re.compile(r"[A-Za-z0-9_@+-][A-Za-z0-9._@+-]*(/[A-Za-z0-9_@+-][A-Za-z0-9._@+-]*)*")
 
 
@@ -121,10 +123,40 @@ def write_pending(root, paths):
         os.close(dfd)
 
 
-def clear_pending(root):
+def read_carry(root):
+    """The addresses and routes a killed failover_link run was carrying, {group MAC: {"addresses", "routes"}} ({} when
+    none or unreadable: the entries are checked again where they are used, link_apply.owed_state)."""
+    try:
+        dfd, dummy, name = root.parent(CARRY)
+    except OSError:
+        return {}
+    try:
+        fd = os.open(name, files_root.O_FILE, dir_fd=dfd)
+        with os.fdopen(fd, "rb") as handle:
+            data = json.loads(handle.read(1 << 20).decode("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    finally:
+        os.close(dfd)
+    return data if isinstance(data, dict) else {}
+
+
+def write_carry(root, carried):
+    """Record what failover_link is about to carry (replaced atomically, fsynced); None or {}: drop the record."""
+    if not carried:
+        clear_pending(root, CARRY)
+        return
+    dfd, dummy, name = root.parent(CARRY, create=True)
+    try:
+        files_root.replace_at(dfd, name, name + ".tmp", json.dumps(carried, sort_keys=True).encode("utf-8"), 0o600)
+    finally:
+        os.close(dfd)
+
+
+def clear_pending(root, record=PENDING):
     """The work after the files is done: drop the record."""
     try:
-        dfd, dummy, name = root.parent(PENDING)
+        dfd, dummy, name = root.parent(record)
     except OSError as exc:
         if exc.errno == errno.ENOENT:
             return

@@ -91,6 +91,9 @@ options:
       - Set to V(false) when a running stack already owns the upper's addressing (NetworkManager re-activates the
         upper with its own DHCP lease); the upper then keeps only its own addresses and routes, and the lowers' are
         dropped rather than carried beside the stack's.
+      - What is carried is recorded in C(/run/guestnet-failover.carry) before the lowers lose it and the record is
+        removed when the run is over; a run killed in between leaves it, and the next run puts those addresses and
+        routes on the upper.
     type: bool
     default: true
   lock_timeout:
@@ -254,7 +257,7 @@ def install_announcer(module, groups, uppers):
     return changed
 
 
-def apply(module):
+def apply(module, root):
     params = module.params
     try:
         # runtime apply has no network stack: validate with the backend that has no stack-specific limits
@@ -272,7 +275,9 @@ def apply(module):
                 ipr, groups, check_mode=module.check_mode, probe_target=params["probe"],
                 probe_method=params["probe_method"], probe_device=params["probe_device"],
                 rollback_timeout=params["rollback_timeout"], carrier_timeout=params["carrier_timeout"],
-                announcer=announce_watch.send_burst if params["announcer"] else None, carry_l3=params["carry_l3"])
+                announcer=announce_watch.send_burst if params["announcer"] else None, carry_l3=params["carry_l3"],
+                # what a killed run was carrying from the lowers to an upper (recorded before the lowers lost it)
+                owed=runlock.read_carry(root), record=lambda carried: runlock.write_carry(root, carried))
         except link_apply.RolledBack as exc:
             extra = getattr(exc, "result", {}) or {}
             module.fail_json(msg=str(exc), rolled_back=True, rollback_errors=exc.errors,
@@ -317,7 +322,7 @@ def main():
     try:
         # the same lock as failover_config: a run of either module waits for the other's writes, reloads and links
         with Root("/") as root, runlock.held(root, module.params["lock_timeout"]):
-            out = apply(module)
+            out = apply(module, root)
     except runlock.Busy as exc:
         module.fail_json(msg=str(exc), changed=False)
     module.exit_json(**out)

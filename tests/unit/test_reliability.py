@@ -131,6 +131,9 @@ def test_leaks(conv):
     assert rc.leaks(conv, snap) == {}
     snap["procs"] += [{"pid": 3000 + i, "ppid": 1, "rss": 1, "comm": "teamd", "args": "teamd"} for i in range(2)]
     assert rc.leaks(conv, snap) == {"teamd": (0, 2)}
+    # run 5: nm-dispatcher, started on D-Bus by the last re-plug's events and gone when idle, is not a leak
+    snap["procs"].append({"pid": 4000, "ppid": 1, "rss": 1, "comm": "nm-dispatcher", "args": "/usr/libexec/nm-dispatcher"})
+    assert rc.leaks(conv, snap) == {"teamd": (0, 2)}
 
 
 LOG_A = """\
@@ -155,3 +158,66 @@ def test_task_spans_and_overlaps():
     assert spans_b == [("Write persistent failover configuration", start + 5.0, start + 11.0)]
     assert rc.overlaps(spans_a, spans_b) == [(spans_a[0], spans_b[0]), (spans_a[1], spans_b[0])]
     assert rc.overlaps(spans_a[1:], []) == []
+
+
+@pytest.fixture(name="units_text")
+def units_snapshot_text():
+    with open(os.path.join(FIXTURES, "bond-converged-udev-units.txt"), encoding="utf-8") as handle:
+        return handle.read()
+
+
+def with_lines(text, section, *lines):
+    """The raw snapshot text with lines added at the end of one section (as the guest would print them)."""
+    marker = "@@%s\n" % section
+    head, dummy, tail = text.partition(marker)
+    return head + marker + "".join(line + "\n" for line in lines) + tail
+
+
+def test_udev_and_units_are_read_from_the_snapshot(units_text):
+    snap = rc.parse_snapshot(units_text)
+    assert snap["udev"] == {"settle": 0, "queue": False, "uninitialized": []}
+    assert snap["units"]["NetworkManager.service"] == "active/running"
+    assert snap["units"]["guestnet-announce.service"] == "active/running"
+    # device units, the SSH sessions' units and idle-exiting D-Bus services are not compared
+    assert not [u for u in snap["units"] if u.endswith(".device") or u.startswith(("session-", "user@", "user-"))]
+    assert "systemd-hostnamed.service" not in snap["units"]
+    assert rc.check_state(snap, "plugged") == [] and rc.drift(snap, snap) == [] and rc.leaks(snap, snap) == {}
+
+
+def test_snapshots_without_the_new_sections_compare_as_before(conv, units_text):
+    assert conv["udev"] is None and conv["units"] is None
+    assert rc.new_units(conv, rc.parse_snapshot(units_text)) == {} and rc.udev_problems(conv) == []
+
+
+def test_leaked_units_are_named(units_text):
+    base = rc.parse_snapshot(units_text)
+    snap = rc.parse_snapshot(with_lines(
+        units_text, "units",
+        "run-u42.service loaded active running /usr/bin/teamd -d",  # a transient unit left behind
+        "ifup@bond0vf.service loaded active exited ifup for bond0vf",
+        "modprobe@e1000.service loaded inactive dead Load Kernel Module e1000",  # loaded, not running: no leak
+        "systemd-hostnamed.service loaded active running Hostname Service",  # D-Bus activated, exits when idle
+        "session-99.scope loaded active running Session 99 of User root",  # an SSH session
+        "sys-subsystem-net-devices-bond0vf.device loaded active plugged 82574L"))
+    assert rc.new_units(base, snap) == {"ifup@bond0vf.service": "active/exited", "run-u42.service": "active/running"}
+    assert rc.drift(base, snap) == [
+        "units leaked (not in the baseline): ifup@bond0vf.service active/exited, run-u42.service active/running"]
+    assert rc.drift(base, snap, rebooted=True, units=False) == []  # a boot between: its own units
+    assert rc.leaks(base, snap) == {"unit ifup@bond0vf.service": (None, "active/exited"),
+                                    "unit run-u42.service": (None, "active/running")}
+    gone = copy.deepcopy(base)
+    gone["units"].pop("NetworkManager.service")  # units that went away are not leaks (the VF's go with it)
+    assert rc.new_units(base, gone) == {} and rc.new_units(gone, base) == {"NetworkManager.service": "active/running"}
+
+
+def test_udev_queue_and_uninitialised_links(units_text):
+    base = rc.parse_snapshot(units_text)
+    text = units_text.replace("@@udev\nsettle=0\n", "@@udev\nsettle=1\nqueue=present\nuninitialized=bond0vf\n"
+                                                    "uninitialized=enp3s0\n")
+    snap = rc.parse_snapshot(text)
+    assert snap["udev"] == {"settle": 1, "queue": True, "uninitialized": ["bond0vf", "enp3s0"]}
+    assert rc.udev_problems(snap) == [
+        "udevadm settle rc 1 (queue not empty after its timeout)",
+        "udev queue still present (/run/udev/queue)",
+        "links udev has not initialised: ['bond0vf', 'enp3s0']"]
+    assert rc.drift(base, snap) == rc.udev_problems(snap)

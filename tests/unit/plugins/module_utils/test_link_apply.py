@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 
@@ -461,3 +462,49 @@ def test_mac_test_is_logged_and_rollback_restores_the_mac(netns):
         assert link_execute.rollback(ipr, link_state.restrict(before, {"lowA"}), after, [], proc="/nonexistent") == []
         again = link_state.read_state(ipr, proc="/nonexistent", sys_net="/nonexistent")
         assert again["links"]["lowA"]["mac"] == old_mac and again["links"]["lowA"]["up"]
+
+
+def test_a_run_killed_while_carrying_the_lowers_address_is_completed_by_the_next(monkeypatch):
+    """reliability run 5 (rel-25, kvm-failover/networkd): failover_link SIGKILLed at its first address removal. The
+    standby had lost 10.99.0.158, the master did not have it yet; the rerun found it nowhere and left the master
+    without an IPv4 address for good. The run records what it carries before the first step; the next run puts it back."""
+    state = failover_state()
+    g = group("net_failover", name=None)
+    records = []
+    monkeypatch.setattr(link_execute.Applier, "run", lambda self, steps: None)
+    la.run(FakeIPR(), [g], reader=lambda _ipr: copy.deepcopy(state), record=records.append)
+    assert records[0] == {MAC: {"addresses": [s["addr"] for s in link_plan.plan_group(state, g)["steps"]
+                                              if s["op"] == "addr_add"],
+                                "routes": [s["route"] for s in link_plan.plan_group(state, g)["steps"]
+                                           if s["op"] == "route_add"]}}
+    assert [a["address"] for a in records[0][MAC]["addresses"]] == ["192.0.2.10"]
+    assert records[-1] is None  # the run completed: nothing owed
+
+    killed = copy.deepcopy(state)  # the kill: the lower flushed and silenced, the master without the address yet
+    killed["links"]["enp1s0"].update(addresses=[], ipv6_disabled=True)
+    killed["routes"] = [r for r in killed["routes"] if r["dev"] == "mgmt0"]
+    lost = link_plan.plan_group(killed, g)["steps"]
+    assert not [s for s in lost if s["op"] == "addr_add"]  # without the record the address is gone for good
+
+    applied, records = [], []
+    monkeypatch.setattr(link_execute.Applier, "run", lambda self, steps: applied.extend(steps))
+    la.run(FakeIPR(), [g], reader=lambda _ipr: copy.deepcopy(killed), owed=json.loads(json.dumps({MAC: {
+        "addresses": [addr("192.0.2.10/24", valid=3600)],
+        "routes": [dict(r, dev="eth0") for r in state["routes"] if r["dev"] == "enp1s0"]}})), record=records.append)
+    assert [(s["dev"], s["addr"]["address"], s["addr"]["prefixlen"]) for s in applied if s["op"] == "addr_add"] == [
+        ("eth0", "192.0.2.10", 24)]
+    assert [(s["route"]["dev"], s["route"]["gateway"]) for s in applied if s["op"] == "route_add"] == [("eth0", "192.0.2.1")]
+    assert records[-1] is None
+
+
+def test_a_carry_record_is_checked_before_use():
+    state = failover_state()
+    res = link_plan.resolve(state, group("net_failover", name=None))
+    owed = {"addresses": [{"address": "192.0.2.10; reboot", "prefixlen": 24}, {"address": "192.0.2.20", "prefixlen": 99},
+                          {"address": "2001:db8::5", "prefixlen": 64}, "junk"],
+            "routes": [{"family": "inet", "dst": "default", "gateway": "not an address"}, {"family": "bogus", "dst": "default"}]}
+    out = la.owed_state(state, res, owed)
+    assert [(a["family"], a["address"]) for a in out["links"]["enp1s0"]["addresses"] if a["scope"] == "global"] == [
+        ("inet", "192.0.2.10"), ("inet6", "2001:db8::5")]  # the PV's own lease, then the one valid owed entry
+    assert out["routes"] == state["routes"]
+    assert la.owed_state(state, res, None) is state

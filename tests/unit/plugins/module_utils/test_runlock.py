@@ -87,3 +87,17 @@ def test_failover_config_refuses_while_another_run_holds_the_root(tmp_path):
     finally:
         os.close(other)
     assert os.listdir(str(tmp_path)) == []
+
+
+def test_carry_record_written_read_and_dropped(tmp_path):
+    (tmp_path / "run").mkdir()
+    carried = {"52:54:00:12:34:56": {"addresses": [{"address": "10.99.0.158", "prefixlen": 24}], "routes": []}}
+    with files_root.Root(str(tmp_path)) as root:
+        assert runlock.read_carry(root) == {}
+        runlock.write_carry(root, carried)
+        assert runlock.read_carry(root) == carried
+        assert oct((tmp_path / "run" / "guestnet-failover.carry").stat().st_mode & 0o777) == "0o600"
+        runlock.write_carry(root, None)
+        assert not (tmp_path / "run" / "guestnet-failover.carry").exists() and runlock.read_carry(root) == {}
+        (tmp_path / "run" / "guestnet-failover.carry").write_text("[not a mapping")
+        assert runlock.read_carry(root) == {}  # unreadable: nothing is carried (what is owed is re-checked anyway)
