@@ -144,7 +144,7 @@ def read_carry(root):
 def write_carry(root, carried):
     """Record what failover_link is about to carry (replaced atomically, fsynced); None or {}: drop the record."""
     if not carried:
-        clear_pending(root, CARRY)
+        clear_record(root, CARRY)
         return
     dfd, dummy, name = root.parent(CARRY, create=True)
     try:
@@ -153,8 +153,8 @@ def write_carry(root, carried):
         os.close(dfd)
 
 
-def clear_pending(root, record=PENDING):
-    """The work after the files is done: drop the record."""
+def clear_record(root, record=PENDING):
+    """Drop a record (default: the pending one, once the work after the files is done)."""
     try:
         dfd, dummy, name = root.parent(record)
     except OSError as exc:

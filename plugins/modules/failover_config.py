@@ -504,7 +504,7 @@ def _configure(root, params, check_mode, run_command, backup):
             if rc != 0:
                 raise RuntimeError("%s failed (rc %d): %s" % (" ".join(argv), rc, (err or out).strip()))
         if pending or actions:
-            runlock.clear_pending(root)
+            runlock.clear_record(root)
     if not check_mode:
         for rel, version, new in initrd_updates:
             if new == initrds.REBUILD:
