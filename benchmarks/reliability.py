@@ -433,15 +433,20 @@ class Suite:
             self.write_blocked(name, model, extra, base, how)
 
     def nodhcp(self, name, model, extra, base):
-        """No DHCP answer on the data link: the lab's dnsmasq stopped, the upper's address dropped and its DHCP restarted,
-        the collection's files gone (failover_config writes and reloads): what site.yml does, and SSH (mgmt0) stays."""
+        """No DHCP answer on the data link: the lab's dnsmasq stopped, the collection's stack files gone (networkd: the
+        upper's address dropped, its DHCP restarted; NetworkManager: the profiles deleted, the bond/team with them), so
+        failover_config writes and reloads or activates: site.yml must succeed (README) and SSH (mgmt0) stay."""
         rundir = vm.rundir(name)
         upper = group(base)["upper"]
+        if MODELS[model][1] == "NetworkManager":  # its profiles gone: NetworkManager takes the bond/team down
+            undo = ("grep -rlZ 'Managed by guestnet.failover' /etc/NetworkManager/system-connections | xargs -0r rm -f; "
+                    "nmcli connection reload; ip link del %s 2>/dev/null; true" % upper)
+        else:
+            undo = ("grep -rlZ 'Managed by guestnet.failover' /etc/systemd/network | xargs -0r rm -f; "
+                    "ip -4 addr flush dev %s scope global; networkctl reconfigure %s 2>/dev/null || true" % (upper, upper))
         netns.stop_dnsmasq(rundir)
         try:
-            lab("ssh", name, "grep -rlZ 'Managed by guestnet.failover' /etc/systemd/network | xargs -0r rm -f; "
-                "ip -4 addr flush dev %s scope global; networkctl reconfigure %s 2>/dev/null || true" % (upper, upper),
-                timeout=120)
+            lab("ssh", name, undo, timeout=120)
             res = self.playbook(name, "nodhcp", extra)
             snap = self.snapshot(name)
             grp = group(snap)
@@ -449,7 +454,9 @@ class Suite:
             self.record(model, "nodhcp", dict(res, step="site.yml without a DHCP answer", upper=upper, ipv4=grp["ipv4"],
                                               ssh_after=mgmt.returncode == 0, mgmt=mgmt.stdout.strip(),
                                               failed_task=res["last_task"] if res["rc"] else None,
-                                              problems=[] if mgmt.returncode == 0 and snap["links"] else ["SSH cut"]))
+                                              problems=(["rc %s: README says such a run succeeds" % res["rc"]]
+                                                        if res["rc"] else []) +
+                                              ([] if mgmt.returncode == 0 and snap["links"] else ["SSH cut"])))
         finally:
             netns.start_dnsmasq(name, rundir)
         snap, secs, problems = self.wait_state(name, "plugged", timeout=300)  # networkd's DHCP retries back off
