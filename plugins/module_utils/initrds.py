@@ -62,8 +62,8 @@ def segment_updates(root, segment_files, main_may_hold_ours):
     """[(relative path, version, new bytes or REBUILD)] for every initrd whose early segment differs.
 
     A full rebuild is due when the initrd cannot be parsed (or is a symlink), or when our segment is missing and
-    ``main_may_hold_ours(path)`` says the main archive may hold our files from an earlier full-copy hook:
-    swapping the segment would leave those behind, and the main archive's copies would win.
+    the main archive may hold our files from an earlier full-copy hook (``main_may_hold_ours``, a bool):
+    adding the segment would leave those behind, and the main archive's copies would win.
     """
     updates = []
     for rel, version in found(root):
@@ -74,7 +74,7 @@ def segment_updates(root, segment_files, main_may_hold_ours):
             updates.append((rel, version, REBUILD))
             continue
         if new is not None and segment_files and not initramfsmod.ours(initramfsmod.split(data)[0]) \
-                and main_may_hold_ours(rel):
+                and main_may_hold_ours:
             new = REBUILD
         if new is not None:
             updates.append((rel, version, new))

@@ -446,15 +446,44 @@ def test_old_copy_hook_means_a_full_rebuild(tmp_path):
     assert (root / "boot/initrd.img-6.1.0-50-amd64").read_bytes() == MAIN_ARCHIVE
 
 
-def test_running_system_asks_lsinitramfs_before_the_first_swap(tmp_path):
-    """On a running host a missing segment plus our files in the main archive (lsinitramfs) means update-initramfs."""
+def test_segment_missing_and_main_archive_may_hold_ours_means_a_rebuild(tmp_path):
     root = files_root.Root(str(_image_with_kernel(tmp_path, MAIN_ARCHIVE)))
-    planned = fc.plan.plan_files([NET_FAILOVER], "networkd", {"initramfs": "initramfs-tools"})
-    files = initramfs.segment_files(planned)
-    updates = initrds_mod.segment_updates(root, files, lambda rel: True)
-    assert updates == [("boot/initrd.img-6.1.0-50-amd64", "6.1.0-50-amd64", initrds_mod.REBUILD)]
-    updates = initrds_mod.segment_updates(root, files, lambda rel: False)
-    assert updates[0][2].endswith(MAIN_ARCHIVE)
+    files = initramfs.segment_files(fc.plan.plan_files([NET_FAILOVER], "networkd", {"initramfs": "initramfs-tools"}))
+    assert initrds_mod.segment_updates(root, files, True) == [
+        ("boot/initrd.img-6.1.0-50-amd64", "6.1.0-50-amd64", initrds_mod.REBUILD)]
+    assert initrds_mod.segment_updates(root, files, False)[0][2].endswith(MAIN_ARCHIVE)
+
+
+@pytest.mark.parametrize("old_hook", [True, False])
+def test_running_system_decides_the_first_swap_from_the_hook_as_check_mode_predicts(tmp_path, monkeypatch, old_hook):
+    """Issue 16: a first converge unpacked the main archive (lsinitramfs, 6-12 s under TCG) to learn whether an old
+    full-copy hook had put our files there, and check mode could not (it predicted a swap where the run rebuilt).
+    The hook in place tells it, read-only: its presence means update-initramfs, its absence a segment swap; nothing
+    unpacks the initrd, and check mode predicts exactly what the run does."""
+    monkeypatch.setattr(fc, "is_image_root", lambda root: False)
+    root = _image_with_kernel(tmp_path, MAIN_ARCHIVE)
+    if old_hook:
+        hook = root / "etc/initramfs-tools/hooks/guestnet-failover"
+        hook.parent.mkdir(parents=True)
+        hook.write_text('#!/bin/sh\n# Managed by guestnet.failover\ncopy_file config "$file"\n', encoding="utf-8")
+    ran = []
+
+    def run_command(argv):
+        ran.append(argv[0])
+        return 0, "", ""
+    params = {"groups": [NET_FAILOVER], "backend": "networkd", "root": str(root), "initramfs": "initramfs-tools",
+              "reload": False}
+    initrd = str(root / "boot/initrd.img-6.1.0-50-amd64")
+    predicted = fc.configure(params, check_mode=True, run_command=run_command)
+    result = fc.configure(params, run_command=run_command)
+    for key in ("initrds", "initrds_rebuilt", "files", "actions"):
+        assert predicted[key] == result[key], key
+    assert result["initrds"] == [initrd] and not result["initramfs_rebuild_needed"]
+    assert result["initrds_rebuilt"] == ([initrd] if old_hook else [])
+    assert "lsinitramfs" not in ran
+    assert ran.count("update-initramfs") == (1 if old_hook else 0)
+    data = (root / "boot/initrd.img-6.1.0-50-amd64").read_bytes()
+    assert (data == MAIN_ARCHIVE) if old_hook else data.endswith(MAIN_ARCHIVE) and data != MAIN_ARCHIVE
 
 
 def test_announcer_unit_path_is_announce_unit_path():
