@@ -137,9 +137,17 @@ def _read(path, default=None):
         return default
 
 
+def _link_target(path):
+    """Base name of the symlink's target; None when it is not there. One read, no check before it: the device
+    can go away (unplug) or be renamed (udev) between a check and the read (reliability run 6)."""
+    try:
+        return os.path.basename(os.readlink(path))
+    except OSError:
+        return None
+
+
 def master(dev, sys_net=SYS_NET):
-    path = os.path.join(sys_net, dev, "master")
-    return os.path.basename(os.readlink(path)) if os.path.islink(path) else None
+    return _link_target(os.path.join(sys_net, dev, "master"))
 
 
 def upper_of(dev, sys_net=SYS_NET):
@@ -155,8 +163,7 @@ def upper_of(dev, sys_net=SYS_NET):
 
 
 def driver(dev, sys_net=SYS_NET):
-    path = os.path.join(sys_net, dev, "device", "driver")
-    return os.path.basename(os.readlink(path)) if os.path.islink(path) else None
+    return _link_target(os.path.join(sys_net, dev, "device", "driver"))
 
 
 def uppers_for_mac(mac, groups, sys_net=SYS_NET):

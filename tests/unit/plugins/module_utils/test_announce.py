@@ -289,6 +289,20 @@ def test_watcher_judges_a_new_lower_once_udev_renamed_it(tmp_path):
     assert primaries == [("bond0", "bond0vf")] and sent == ["bond0"]
 
 
+@pytest.mark.parametrize("gone", ["device/driver", "master"])
+def test_watcher_survives_a_lower_that_goes_away_while_it_is_read(tmp_path, monkeypatch, gone):
+    """Issue 15, reliability run 6 (net_failover soak, cycle 19): the kernel's message named eth0, whose sysfs
+    entry was there when checked and gone when read (the VF unplugged, or renamed by udev); readlink raised
+    FileNotFoundError, the resident watcher died and missed the re-plug (689 lost pings instead of ~150)."""
+    watcher, sent, spawned, primaries = _networkmanager_bond_watcher(tmp_path)
+    checked = os.path.join(watcher.sys_net, "eth0", gone)
+    real_islink = os.path.islink
+    monkeypatch.setattr(os.path, "islink", lambda path: path == checked or real_islink(path))  # there when checked
+    watcher.on_link(aw.RTM_NEWLINK, _link(8, "eth0", master=2 if gone == "master" else 0), 100.0)
+    assert aw.driver("eth0", watcher.sys_net) is None and aw.master("eth0", watcher.sys_net) is None
+    assert 8 not in watcher.known and spawned == [] and primaries == []
+
+
 def test_set_primary_writes_the_bonds_sysfs_file_once(tmp_path):
     devices = {"bond0": {}}
     watcher, dummy, dummy2 = _watcher(tmp_path, devices, [dict(GROUP, upper="bond0", model="bond")])
