@@ -29,7 +29,7 @@ Run from the repository root as root:
       soak --kill-phases config-reloads --cycles 3                           # on a Molecule scenario's guest
 
 The collection is a `git archive` of --ref (default HEAD). Raw results (one JSON line per step, ansible logs) go to
-benchmarks/results/reliability-<UTC stamp>/ with report.md, the tables for benchmarks/reliability.md.
+benchmarks/results/reliability-<UTC stamp>-<models>/ with report.md, the tables for benchmarks/reliability.md.
 """
 from __future__ import annotations
 
@@ -730,7 +730,8 @@ def main(argv=None):
     args.seed = int(time.time()) if args.seed is None else args.seed
     random.seed(args.seed)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    outdir = os.path.join(ROOT, "benchmarks", "results", "reliability-" + stamp)
+    # per model set too: one process per model, started in the same second, must not share a directory
+    outdir = os.path.join(ROOT, "benchmarks", "results", "reliability-%s-%s" % (stamp, "-".join(args.models)))
     os.makedirs(outdir)
     collections_path, sha = export_collection(args.ref, os.path.join(ROOT, ".cache", "bench-collections"))
     meta = {"argv": sys.argv, "args": vars(args), "collection": sha, "loadavg_before": open("/proc/loadavg").read()}
