@@ -158,6 +158,10 @@ SECTIONS = (
     ("files", "{ grep -rlZ 'Managed by guestnet.failover' /etc; find /usr/local/lib/guestnet-failover -type f -print0; }"
               " 2>/dev/null | sort -z | xargs -0r sha256sum"),
     ("nm", "nmcli -t -f UUID,NAME con show 2>/dev/null; ls -1 /etc/NetworkManager/system-connections 2>/dev/null"),
+    # NetworkManager's in-memory profiles of the lab's management NIC: the assumed `mgmt0` and, at some boots, a
+    # default `Wired connection N` for it ("settings: (mgmt0): created default wired connection", run 6)
+    ("nm_lab", "grep -lsx 'interface-name=mgmt0' /run/NetworkManager/system-connections/*.nmconnection | "
+               "xargs -r -d '\\n' sed -n 's/^id=//p'"),
     ("networkd", "ls -1 /etc/systemd/network /run/systemd/network 2>/dev/null"),
     ("announcer", "systemctl show -p MainPID -p NRestarts -p ActiveState guestnet-announce.service"),
     ("ps", "ps --ppid 2 -p 2 --deselect -o pid=,ppid=,rss=,comm=,args="),

@@ -64,6 +64,7 @@ def parse_snapshot(text):
         "active": active.group(1) if active else (raw.get("team", "").strip() or None),
         "files": dict(reversed(line.split(None, 1)) for line in raw.get("files", "").splitlines() if line.strip()),
         "nm": sorted(line for line in raw.get("nm", "").splitlines() if line.strip()),
+        "nm_lab": sorted(line for line in raw.get("nm_lab", "").splitlines() if line.strip()),
         "networkd": sorted(line for line in raw.get("networkd", "").splitlines() if line.strip() and not line.endswith(":")),
         "announcer": announcer,
         "procs": session_free(procs, int(self_pid), int(parent)),
@@ -178,8 +179,10 @@ def drift(base, snap, rebooted=False, units=True):
     problems = []
     for key in ("files", "nm", "networkd"):
         old, new = set(base[key]), set(snap[key])
-        if key == "nm":  # by name: NM gives its in-memory profiles (lo, unmanaged mgmt0) new UUIDs at every boot
-            old, new = {n.split(":", 1)[-1] for n in old}, {n.split(":", 1)[-1] for n in new}
+        if key == "nm":  # by name: NM gives its in-memory profiles (lo, unmanaged mgmt0) new UUIDs at every boot;
+            # the lab's management NIC's profiles come and go with boot timing (not the collection's devices)
+            lab = set(base.get("nm_lab", [])) | set(snap.get("nm_lab", []))
+            old, new = ({n.split(":", 1)[-1] for n in names} - lab for names in (old, new))
         changed = sorted(k for k in old & new if isinstance(base[key], dict) and base[key][k] != snap[key][k])
         removed = sorted(old - new) if key == "files" else []  # NM drops its own in-memory profiles of gone devices
         if new - old or removed or changed:

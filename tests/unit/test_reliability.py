@@ -123,6 +123,11 @@ def test_drift(conv):
     snap = copy.deepcopy(conv)
     snap["announcer"]["MainPID"] = "242"
     assert rc.drift(conv, snap) == ["announcer MainPID 857 -> 242"]
+    # run 6: at some boots NetworkManager makes a default profile for the lab's mgmt0 (bound to it by name)
+    snap = copy.deepcopy(conv)
+    snap["nm"] += ["6e3e:Wired connection 1", "0075:mgmt0"]
+    snap["nm_lab"] = ["Wired connection 1", "mgmt0"]
+    assert rc.drift(conv, snap) == []
     assert rc.drift(conv, snap, rebooted=True) == []
 
 
