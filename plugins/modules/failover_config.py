@@ -85,7 +85,7 @@ options:
         C(.link) files are an early cpio segment of their own that is swapped in place in every
         C(boot/initrd.img-*) under O(root) (seconds, where C(update-initramfs -u) takes minutes), on a running host
         and in an image alike; the hook adds the same segment whenever the distribution rebuilds an initrd.
-      - A full rebuild is only needed when an initrd's main archive may hold copies from an earlier hook: that
+      - A full rebuild is only needed when an initrd's main archive may hold copies from an earlier hook. That
         hook (it copies the files, C(copy_file)) is still in place when the segment is first added, so the
         decision reads the hook, never unpacks the initrd, and check mode predicts it. On a
         running host it runs C(update-initramfs -u -k VERSION); under an image O(root) nothing is run and
