@@ -31,6 +31,7 @@ import sys
 import time
 
 from ansible_collections.guestnet.failover.plugins.module_utils import l2_frames
+from ansible_collections.guestnet.failover.plugins.module_utils.netdev_read import device_driver, link_name
 from ansible_collections.guestnet.failover.plugins.module_utils.upper_config import port_role
 from ansible_collections.guestnet.failover.plugins.module_utils.validate import ConfigError, check_announce_group
 
@@ -137,17 +138,8 @@ def _read(path, default=None):
         return default
 
 
-def _link_target(path):
-    """Base name of the symlink's target; None when it is not there. One read, no check before it: the device
-    can go away (unplug) or be renamed (udev) between a check and the read (reliability run 6)."""
-    try:
-        return os.path.basename(os.readlink(path))
-    except OSError:
-        return None
-
-
 def master(dev, sys_net=SYS_NET):
-    return _link_target(os.path.join(sys_net, dev, "master"))
+    return link_name(os.path.join(sys_net, dev, "master"))
 
 
 def upper_of(dev, sys_net=SYS_NET):
@@ -163,7 +155,7 @@ def upper_of(dev, sys_net=SYS_NET):
 
 
 def driver(dev, sys_net=SYS_NET):
-    return _link_target(os.path.join(sys_net, dev, "device", "driver"))
+    return device_driver(os.path.join(sys_net, dev))
 
 
 def uppers_for_mac(mac, groups, sys_net=SYS_NET):

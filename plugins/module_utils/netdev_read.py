@@ -284,10 +284,18 @@ def dump_netlink(ipr):
 # --------------------------------------------------------------------------- sysfs
 
 
+def link_name(path):
+    """Base name of a sysfs symlink's target, or None when it is not there. One read, no check before it: a device
+    can go away (unplug) or be renamed (udev) between a check and the read (reliability run 6, defect 6)."""
+    try:
+        return os.path.basename(os.readlink(path))
+    except OSError:
+        return None
+
+
 def device_driver(netdev_dir):
     """Driver of the netdev's parent device (basename of class/net/X/device/driver), or None."""
-    driver = os.path.join(netdev_dir, "device", "driver")
-    return os.path.basename(os.path.realpath(driver)) if os.path.exists(driver) else None
+    return link_name(os.path.join(netdev_dir, "device", "driver"))
 
 
 def sysfs_details(name, sysfs_root="/sys"):

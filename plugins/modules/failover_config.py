@@ -465,10 +465,9 @@ def _configure(root, params, check_mode, run_command, backup):
         actions += nm_runtime.actions(validate.normalize(groups, backend), work_paths, nm_profile_activated, SYSFS)
     initrd_updates = []
     if initramfs == "initramfs-tools" and params.get("initramfs_rebuild", True):
-        # compared by content on every run: a run killed after writing the files is completed by the next one
-        # Only the hook of releases before the early segment copied our files into the main archive, and that hook
-        # is still in place until this run replaces it: it tells what the main archive may hold without unpacking it
-        # (lsinitramfs took 6-12 s of a first converge under TCG), in an image and on a running host alike.
+        # compared by content on every run: a run killed after writing the files is completed by the next one.
+        # Only the old hook copied our files into the main archive, and it stays in place until this run replaces
+        # it: it tells what the main archive may hold without unpacking it (lsinitramfs: 6-12 s under TCG).
         old_hook = "copy_file" in (filesmod.read(root, render_extras.INITRAMFS_TOOLS_HOOK)[0] or "")
         if any(p.startswith(LEGACY_INITRAMFS_PREFIXES) for p in changed_paths):
             initrd_updates = [(rel, version, initrds.REBUILD) for rel, version in initrds.found(root)]
