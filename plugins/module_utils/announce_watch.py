@@ -392,10 +392,10 @@ def join(index, groups, udev_data=UDEV_DATA, sys_net=SYS_NET):
         return False
     # pyroute2 and the executor only here, in the short-lived child
     from ansible_collections.guestnet.failover.plugins.module_utils import link_execute, link_plan
-    from ansible_collections.guestnet.failover.plugins.module_utils.netdev_read import IPRoute
+    from ansible_collections.guestnet.failover.plugins.module_utils.netdev_read import open_iproute
 
     steps = link_plan.port_rejoin_steps(group["model"], group["upper"], dev, role, drv)
-    with IPRoute() as ipr:
+    with open_iproute() as ipr:
         link_execute.Applier(ipr).run(steps)
     return True
 

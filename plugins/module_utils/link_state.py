@@ -137,7 +137,7 @@ def annotate_team(state, upper):
 
 def main(teams):
     """Print one snapshot (teams annotated) as JSON: scripts/capture_runtime_state.py captures lab guests with it."""
-    with netdev_read.IPRoute() as ipr:
+    with netdev_read.open_iproute() as ipr:
         state = read_state(ipr)
     for upper in teams:
         annotate_team(state, upper)

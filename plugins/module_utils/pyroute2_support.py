@@ -18,7 +18,8 @@ SYSTEM_PYTHONS = ["/usr/bin/python3", "/usr/libexec/platform-python"]
 
 def require_pyroute2(module):
     """Return when pyroute2 imports; else re-run the module under a system Python that has it, else fail."""
-    if netdev_read.HAS_PYROUTE2:
+    import_error = netdev_read.pyroute2_import_error()
+    if import_error is None:
         return
     if not has_respawned():
         interpreter = probe_interpreters_for_module(SYSTEM_PYTHONS, "pyroute2")
@@ -26,4 +27,4 @@ def require_pyroute2(module):
             respawn_module(interpreter)
     # missing_libraries: the roles install the package and run the module again (roles/apply/tasks/discover.yml)
     module.fail_json(msg="%s %s" % (missing_required_lib("pyroute2"), DISTRO_HINT),
-                     exception=str(netdev_read.PYROUTE2_IMPORT_ERROR), missing_libraries=["pyroute2"])
+                     exception=str(import_error), missing_libraries=["pyroute2"])

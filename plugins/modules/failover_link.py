@@ -241,7 +241,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.guestnet.failover.plugins.module_utils import announce, announce_watch, link_apply, runlock
 from ansible_collections.guestnet.failover.plugins.module_utils.files_root import FileError, Root
-from ansible_collections.guestnet.failover.plugins.module_utils.netdev_read import IPRoute
+from ansible_collections.guestnet.failover.plugins.module_utils.netdev_read import open_iproute
 from ansible_collections.guestnet.failover.plugins.module_utils.pyroute2_support import require_pyroute2
 from ansible_collections.guestnet.failover.plugins.module_utils.validate import ConfigError, check_link_options, normalize
 
@@ -269,7 +269,7 @@ def apply(module, root):
     if params["probe"]:
         # the rollback must finish even when the change cut the controller's connection
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    with IPRoute() as ipr:
+    with open_iproute() as ipr:
         try:
             result = link_apply.run(
                 ipr, groups, check_mode=module.check_mode, probe_target=params["probe"],

@@ -225,8 +225,8 @@ def link_module(monkeypatch):
     def no_run(*args, **kwargs):
         raise AssertionError("link_apply.run called for refused input")
 
-    monkeypatch.setattr(failover_link, "IPRoute", FakeIPRoute)
-    monkeypatch.setattr(netdev_read, "HAS_PYROUTE2", True)
+    monkeypatch.setattr(failover_link, "open_iproute", FakeIPRoute)
+    monkeypatch.setattr(netdev_read, "pyroute2_import_error", lambda: None)
     monkeypatch.setattr(link_apply, "run", no_run)
     monkeypatch.setattr(failover_link.announce, "install", no_run)
     return module_runner(monkeypatch, failover_link.main)
@@ -305,7 +305,7 @@ def test_netdev_facts_refuses_options_before_reading(monkeypatch, capsys, args, 
     def no_capture(*a, **kw):
         raise AssertionError("capture taken for refused input")
     monkeypatch.setattr(netdev_read, "capture", no_capture)
-    monkeypatch.setattr(netdev_read, "HAS_PYROUTE2", True)
+    monkeypatch.setattr(netdev_read, "pyroute2_import_error", lambda: None)
     monkeypatch.setattr(basic, "_ANSIBLE_ARGS", to_bytes(json.dumps({"ANSIBLE_MODULE_ARGS": args})))
     monkeypatch.setattr(basic, "_ANSIBLE_PROFILE", "legacy", raising=False)
     with pytest.raises(SystemExit):

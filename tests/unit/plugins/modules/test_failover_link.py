@@ -27,8 +27,8 @@ class FakeIPRoute(object):
 @pytest.fixture()
 def module_run(monkeypatch, tmp_path):
     monkeypatch.setattr(runlock, "LIVE_LOCK", str(tmp_path / "guestnet-failover.lock"))
-    monkeypatch.setattr(failover_link, "IPRoute", FakeIPRoute)
-    monkeypatch.setattr(netdev_read, "HAS_PYROUTE2", True)
+    monkeypatch.setattr(failover_link, "open_iproute", FakeIPRoute)
+    monkeypatch.setattr(netdev_read, "pyroute2_import_error", lambda: None)
     return module_runner(monkeypatch, failover_link.main)
 
 
@@ -80,7 +80,7 @@ def test_announcer_files_installed_in_check_mode_prediction(module_run, monkeypa
 
 
 def test_missing_pyroute2_names_the_package(module_run, monkeypatch):
-    monkeypatch.setattr(netdev_read, "HAS_PYROUTE2", False)
+    monkeypatch.setattr(netdev_read, "pyroute2_import_error", lambda: ImportError("No module named 'pyroute2'"))
     monkeypatch.setattr(pyroute2_support, "has_respawned", lambda: True)
     out = module_run({"groups": [GROUP]})
     assert out["failed"] and "pyroute2" in out["msg"] and "python3-pyroute2" in out["msg"]

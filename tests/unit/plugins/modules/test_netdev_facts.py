@@ -75,8 +75,7 @@ def test_unknown_netns_fails_clearly(monkeypatch, capsys):
 
 
 def test_missing_pyroute2_names_the_distro_package(monkeypatch, capsys):
-    monkeypatch.setattr(netdev_read, "HAS_PYROUTE2", False)
-    monkeypatch.setattr(netdev_read, "PYROUTE2_IMPORT_ERROR", ImportError("No module named 'pyroute2'"))
+    monkeypatch.setattr(netdev_read, "pyroute2_import_error", lambda: ImportError("No module named 'pyroute2'"))
     monkeypatch.setattr(pyroute2_support, "has_respawned", lambda: True)
     result = run_module(monkeypatch, capsys, {})
     assert result["failed"] is True

@@ -16,7 +16,7 @@ from ansible_collections.guestnet.failover.plugins.module_utils.findings import 
 pytestmark = [
     pytest.mark.netns,
     pytest.mark.skipif(os.geteuid() != 0 or shutil.which("ip") is None, reason="needs root and iproute2"),
-    pytest.mark.skipif(not netdev_read.HAS_PYROUTE2, reason="needs pyroute2"),
+    pytest.mark.skipif(netdev_read.pyroute2_import_error() is not None, reason="needs pyroute2"),
 ]
 
 
