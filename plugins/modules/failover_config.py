@@ -306,7 +306,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.guestnet.failover.plugins.module_utils import files as filesmod, files_root
+from ansible_collections.guestnet.failover.plugins.module_utils import announce, files as filesmod, files_root
 from ansible_collections.guestnet.failover.plugins.module_utils import initramfs as initramfsmod
 from ansible_collections.guestnet.failover.plugins.module_utils import initrds
 from ansible_collections.guestnet.failover.plugins.module_utils import (
@@ -343,8 +343,6 @@ def _announcer_files(groups, backend):
 
     NetworkManager's port profiles re-attach a re-plugged bond/team port: there the announcer only announces.
     """
-    from ansible_collections.guestnet.failover.plugins.module_utils import announce
-
     if not groups:
         return {}
     files = announce.render_files(groups, "/", rejoin=backend != "NetworkManager")
@@ -446,7 +444,9 @@ def _configure(root, params, check_mode, run_command, backup):
             # (a lower with IPv6 on while the upper runs DAD makes the upper's link-local dadfailed).
             actions.append(["udevadm", "trigger", "--subsystem-match=net", "--action=change"])
             actions.append(["udevadm", "settle", "--timeout=30"])
-        if any(p.startswith("etc/systemd/system/") for p in work_paths):
+        unit_paths = [p for p in work_paths if p.startswith("etc/systemd/system/")]
+        created = set(c["path"] for c in change_list if c["reason"] == "create")
+        if unit_paths and announce.needs_daemon_reload(set(unit_paths) <= created, run_command):
             actions.append(["systemctl", "daemon-reload"])
         if any(p in filesmod.OWNED_PATHS for p in work_paths):
             # the announcer is resident: restarted to load its new code and configuration, stopped when pruned

@@ -235,6 +235,7 @@ diff:
   type: dict
 """
 
+import os
 import signal
 
 from ansible.module_utils.basic import AnsibleModule
@@ -248,10 +249,12 @@ from ansible_collections.guestnet.failover.plugins.module_utils.validate import 
 
 def install_announcer(module, groups, uppers):
     files = announce.render_files([dict(g, upper=uppers.get(g["mac"]) or g.get("name")) for g in groups])
+    unit_is_new = not os.path.lexists(announce.UNIT_PATH)
     changed = announce.install(files, check_mode=module.check_mode)
     if changed and not module.check_mode:
         module.run_command(["udevadm", "control", "--reload"])
-        module.run_command(["systemctl", "daemon-reload"])
+        if announce.needs_daemon_reload(unit_is_new, module.run_command):
+            module.run_command(["systemctl", "daemon-reload"])
         # the watcher is resident: a restart loads the new configuration and code
         module.run_command(["systemctl", "restart", announce.SERVICE])
     return changed

@@ -511,6 +511,35 @@ def test_resident_announcer_restarted_on_change_and_stopped_when_pruned(tmp_path
     assert "systemctl restart guestnet-announce.service" not in off["actions"]
 
 
+@pytest.mark.parametrize("version,reloads", [
+    ("systemd 252 (252.39-1~deb12u2)\n+PAM +AUDIT +SELINUX\n", False),
+    ("systemd 257 (257.9-1~deb13u1)\n", False),
+    ("systemd 245 (245.4-4ubuntu3.24)\n", True),
+    ("", True),
+])
+def test_a_new_announcer_unit_starts_without_daemon_reload_from_systemd_246(tmp_path, monkeypatch, version, reloads):
+    """Issue 16: daemon-reload was 2.4 s (idle) to 7.5 s (load 8) of a first converge in a TCG guest. systemd 246 and
+    later load a unit file they never loaded when asked to start it (seen on Debian 12's 252: a restart right after
+    `systemctl show` called the unit not-found). A unit file that existed may be loaded in its older form: reloaded."""
+    monkeypatch.setattr(fc, "is_image_root", lambda root: False)
+    ran = []
+
+    def run_command(argv):
+        ran.append(" ".join(argv))
+        return 0, (version if argv == ["systemctl", "--version"] else ""), ""
+    params = {"groups": [NET_FAILOVER], "backend": "networkd", "initramfs": "none", "root": str(tmp_path), "announcer": True}
+    predicted = fc.configure(params, check_mode=True, run_command=run_command)
+    first = fc.configure(params, run_command=run_command)
+    assert predicted["actions"] == first["actions"]
+    assert ("systemctl daemon-reload" in first["actions"]) is reloads
+    assert "systemctl restart guestnet-announce.service" in first["actions"]
+    unit = tmp_path / fc.ANNOUNCER_UNIT
+    unit.write_text(unit.read_text() + "# an older collection's unit\n")
+    del ran[:]
+    again = fc.configure(params, run_command=run_command)
+    assert "systemctl daemon-reload" in again["actions"] and "systemctl --version" not in ran
+
+
 class Killed(BaseException):
     """Stands for SIGKILL: nothing of the module runs after it (no except, no finally of ours catches it)."""
 
