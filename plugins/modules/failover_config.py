@@ -134,6 +134,9 @@ options:
       - ifupdown has no reload; C(ifup NAME) brings up the net_failover/netvsc uppers of a changed file. It is a no-op for
         an upper that is up already, so changed addressing of such an upper needs C(ifdown)/C(ifup) or a reboot.
       - A stack whose service is not running is not asked to reload; it reads the files when it starts.
+      - The announcer's unit is restarted; C(systemctl daemon-reload) runs first when its unit file changed or was
+        removed, or when it is new and systemd is older than 246 (from 246 systemd loads a unit file it never loaded
+        when asked to start it).
       - These commands are owed until they succeed. A run killed or failing after it wrote files leaves a note
         (C(/run/guestnet-failover.pending)), and the next run runs them even when the files are already in place.
     type: bool
