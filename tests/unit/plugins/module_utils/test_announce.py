@@ -246,6 +246,40 @@ def test_watcher_rejoins_a_replugged_bond_port_and_announces_once_it_is_up(tmp_p
     assert sent == ["bond0"] and spawned == [8]
 
 
+def test_join_runs_the_rejoin_steps_on_a_netlink_socket_it_opens_and_closes(tmp_path, monkeypatch):
+    """The spawned child's join: the steps of link_plan.port_rejoin_steps, run on netdev_read.open_iproute's socket."""
+    from ansible_collections.guestnet.failover.plugins.module_utils import link_execute, link_plan, netdev_read
+    sys_net = _sysfs(tmp_path, {"bond0": {}, "enp1s0": {"driver": "virtio_net", "master": "bond0"},
+                                "enp2s0": {"driver": "e1000e"}})
+    (tmp_path / "sys" / "enp2s0" / "ifindex").write_text("8\n")
+    udev_data = tmp_path / "udev"
+    udev_data.mkdir()
+    (udev_data / "n8").write_text("")
+    sockets, ran = [], []
+
+    class FakeIPRoute(object):
+        def __enter__(self):
+            sockets.append("open")
+            return self
+
+        def __exit__(self, *exc):
+            sockets.append("closed")
+            return False
+
+    class FakeApplier(object):
+        def __init__(self, ipr):
+            assert isinstance(ipr, FakeIPRoute)
+
+        def run(self, steps):
+            ran.extend(steps)
+    monkeypatch.setattr(netdev_read, "open_iproute", FakeIPRoute)
+    monkeypatch.setattr(link_execute, "Applier", FakeApplier)
+    group = aw.check_announce_group(dict(GROUP, upper="bond0", model="bond"), "g")
+    assert aw.join(8, [group], udev_data=str(udev_data), sys_net=sys_net) is True
+    assert sockets == ["open", "closed"]
+    assert ran == link_plan.port_rejoin_steps("bond", "bond0", "enp2s0", aw.port_role("virtio_net", "e1000e"), "e1000e")
+
+
 def _networkmanager_bond_watcher(tmp_path, vf_driver="e1000e"):
     """A watcher of a NetworkManager bond (rejoin false) whose PV is enslaved; the re-plugged VF is bond0vf."""
     group = dict(GROUP, upper="bond0", model="bond", rejoin=False)
